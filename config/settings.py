@@ -1,0 +1,182 @@
+"""Settings for the creditor-answer analysis product.
+
+Every environment variable the product reads is read here, through django-environ.
+The defaults make `bin/start` work on a fresh machine (SQLite, ORM broker, DEBUG on);
+production sets DATABASE_URL, SECRET_KEY, DEBUG=False, ALLOWED_HOSTS and usually Q_REDIS_URL.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+
+# A development key is acceptable only while DEBUG is on; production must bring its own.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG=False the product refuses to start without one: "
+            "set SECRET_KEY in the environment or in .env (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'`)."
+        )
+    SECRET_KEY = "django-insecure-local-development-only"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "prompts",
+    "metrics",
+    "extraction",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+
+# Database -------------------------------------------------------------------------------------
+
+def _database_from_env():
+    raw = env.str("DATABASE_URL", default="sqlite:///" + str(BASE_DIR / "db.sqlite3"))
+    # django-environ turns an empty or schemeless URL into a bare KeyError('ENGINE'); say what is wrong.
+    try:
+        database = env.db_url_config(raw)
+        database["ENGINE"]
+    except (KeyError, ValueError) as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a usable database URL ({raw!r}). Use e.g. "
+            "sqlite:///db.sqlite3 or postgres://user:password@host:5432/name, or unset it "
+            "for the SQLite default."
+        ) from exc
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # A web server and a worker write at the same time: WAL, a write lock taken at BEGIN
+        # and a generous busy timeout turn "database is locked" errors into short waits.
+        database.setdefault("OPTIONS", {}).update(
+            {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            }
+        )
+    else:
+        database.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+        database.setdefault("CONN_HEALTH_CHECKS", True)
+    return database
+
+
+DATABASES = {"default": _database_from_env()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# Auth, i18n, static ---------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Berlin")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+MEDIA_URL = "media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+FIXTURE_DIRS = [BASE_DIR / "fixtures"]
+
+
+# Task queue (django-q2) -----------------------------------------------------------------------
+
+Q_REDIS_URL = env.str("Q_REDIS_URL", default="")
+Q_CLUSTER = {
+    "name": env.str("Q_CLUSTER_NAME", default="creditor-mail"),
+    "workers": env.int("Q_WORKERS", default=2),
+    # retry must exceed timeout, or a slow task is handed out twice.
+    "timeout": env.int("Q_TIMEOUT", default=300),
+    "retry": env.int("Q_RETRY", default=360),
+    "max_attempts": 3,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 250,
+    "poll": 1,
+    "sync": env.bool("Q_SYNC", default=False),
+}
+if Q_REDIS_URL:
+    Q_CLUSTER["redis"] = Q_REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+
+# Product settings -----------------------------------------------------------------------------
+
+# How long a process may serve a cached active prompt before asking the database again.
+PROMPT_CACHE_TTL_SECONDS = env.float("PROMPT_CACHE_TTL_SECONDS", default=1.0)
+
+# Metrics: raw rows older than this are deleted, but only for days already rolled up.
+METRICS_RAW_RETENTION_DAYS = env.int("METRICS_RAW_RETENTION_DAYS", default=30)
+# The nightly job re-aggregates this many recent days, so late rows are picked up.
+METRICS_REAGGREGATE_DAYS = env.int("METRICS_REAGGREGATE_DAYS", default=3)
+METRICS_CLEANUP_BATCH_SIZE = env.int("METRICS_CLEANUP_BATCH_SIZE", default=5000)
+
+# Anthropic API. The key is only needed for real LLM calls; it is never logged or shown.
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="") or None
+ANTHROPIC_TIMEOUT_SECONDS = env.float("ANTHROPIC_TIMEOUT_SECONDS", default=60.0)
+ANTHROPIC_MAX_RETRIES = env.int("ANTHROPIC_MAX_RETRIES", default=2)
+
+# Extraction: answers below this confidence go to manual review.
+REVIEW_CONFIDENCE_THRESHOLD = env.float("REVIEW_CONFIDENCE_THRESHOLD", default=0.7)
+# Attachments larger than this are stored as refused, never sent to the LLM.
+MAX_ATTACHMENT_BYTES = env.int("MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,9 @@
+"""Test settings: the product's settings with tasks run inline and fast password hashing."""
+
+from config.settings import *  # noqa: F403
+from config.settings import Q_CLUSTER
+
+# django-q2 reads Q_CLUSTER once at import, so sync mode has to be set here, not per test.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PROMPT_CACHE_TTL_SECONDS = 1.0

@@ -1,0 +1,26 @@
+"""Create the first admin account if there is none, so a fresh install can be logged into."""
+
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a superuser if no superuser exists. Credentials come from ADMIN_USERNAME / "
+        "ADMIN_PASSWORD; without ADMIN_PASSWORD a random password is generated and printed once."
+    )
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        if User.objects.filter(is_superuser=True).exists():
+            self.stdout.write("An admin account exists already; nothing to do.")
+            return
+        username = os.environ.get("ADMIN_USERNAME", "admin")
+        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        User.objects.create_superuser(username=username, email="", password=password)
+        self.stdout.write(self.style.SUCCESS(f"Created admin account '{username}'."))
+        if "ADMIN_PASSWORD" not in os.environ:
+            self.stdout.write(f"Its password (shown only this once): {password}")
