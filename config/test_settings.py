@@ -7,3 +7,7 @@ from config.settings import Q_CLUSTER
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PROMPT_CACHE_TTL_SECONDS = 1.0
+
+# A file, not an in-memory database, so tests can start a second process that sees the same data.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405

@@ -1,10 +1,10 @@
 """Reads of prompts, including the per-process cache of active prompts.
 
 The cache: every process keeps `(task_type, name) -> (version, checked_at)`. A hit younger than
-PROMPT_CACHE_TTL_SECONDS (1 s) costs no query. An older hit costs one indexed query for the
-active version's primary key (the partial unique index answers it); only if that changed is the
-new version loaded. So an activation made in any process is seen by every other process within
-the TTL, and no call ever costs more than one cheap query. The activating process drops its own
+PROMPT_CACHE_TTL_SECONDS (1 s) costs no query. An older one costs one query for the active row,
+answered by the partial unique index on (task_type, name) WHERE is_active. So an activation
+made in any process is seen by every other process within the TTL, and no call ever costs more
+than one single-row indexed query. The activating process drops its own
 entry when the transaction commits, so it sees its change at once. Compiled Jinja2 templates are
 cached separately by source text (`prompts.rendering.compile_template`).
 """
@@ -24,22 +24,14 @@ def get_active_prompt(task_type, name):
     key = (task_type, name)
     now = time.monotonic()
     cached = _active_cache.get(key)
-    if cached is not None:
-        template, checked_at = cached
-        if now - checked_at < settings.PROMPT_CACHE_TTL_SECONDS:
-            return template
-        active_pk = (
-            PromptTemplate.objects.filter(task_type=task_type, name=name, is_active=True)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if active_pk == template.pk:
-            _active_cache[key] = (template, now)
-            return template
+    if cached is not None and now - cached[1] < settings.PROMPT_CACHE_TTL_SECONDS:
+        return cached[0]
     template = PromptTemplate.objects.filter(task_type=task_type, name=name, is_active=True).first()
     if template is None:
         _active_cache.pop(key, None)
         raise NoActivePrompt(task_type, name)
+    if cached is not None and cached[0].pk == template.pk:
+        template = cached[0]  # same immutable version: keep the object callers may already hold
     _active_cache[key] = (template, now)
     return template
 

@@ -1,0 +1,22 @@
+import pytest
+
+from prompts.models import PromptTemplate
+from prompts.selectors import get_active_prompt
+
+
+def make_prompt(*, task_type="validation", name="amount_check", version=1, is_active=False, **fields):
+    """Save a prompt version directly (bypassing services) for tests that need raw rows."""
+    defaults = {
+        "user_prompt_template": "Prüfe den Betrag {{ amount }}.",
+        "created_by": "test",
+        "model_name": "claude-haiku-4-5-20251001",
+    }
+    return PromptTemplate.objects.create(
+        task_type=task_type, name=name, version=version, is_active=is_active, **{**defaults, **fields}
+    )
+
+
+@pytest.fixture
+def intent_v1(db):
+    """The seeded, active v1 of classification.email_intent."""
+    return get_active_prompt("classification", "email_intent")
