@@ -1,5 +1,8 @@
 """Test settings: the product's settings with tasks run inline and fast password hashing."""
 
+import os
+import tempfile
+
 from config.settings import *  # noqa: F403
 from config.settings import Q_CLUSTER
 
@@ -8,6 +11,9 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PROMPT_CACHE_TTL_SECONDS = 1.0
 
-# A file, not an in-memory database, so tests can start a second process that sees the same data.
+# A file, not an in-memory database, so tests can start a second process that sees the same data;
+# one per pytest process, so parallel runs never share it.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"creditor-mail-test-{os.getpid()}.sqlite3")
+    }
