@@ -1,0 +1,45 @@
+"""Start-up configuration: clear errors for bad settings, a clean deployment check in production."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+from django.conf import settings
+
+PRODUCTION = {"DEBUG": "False", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "mail-analysis.example.org"}
+
+
+def manage(*args, **env_overrides):
+    # A clean environment: no test settings, no test database, no browser-test async override.
+    inherited = {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in inherited}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
+    )
+
+
+def test_a_missing_secret_key_with_debug_off_is_a_clear_start_up_error():
+    result = manage("check", DEBUG="False", SECRET_KEY="")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_an_empty_database_url_is_a_clear_start_up_error():
+    result = manage("check", DATABASE_URL="")
+    assert result.returncode != 0
+    assert "DATABASE_URL is not a usable database URL" in result.stderr
+    assert "KeyError" not in result.stderr.splitlines()[-1]
+
+
+def test_the_deployment_check_is_clean_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_favicon_requests_are_answered(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
