@@ -94,10 +94,10 @@ class PromptTemplate(models.Model):
         errors = {}
         for field in ("system_prompt", "user_prompt_template"):
             try:
-                rendering.check_syntax(getattr(self, field))
+                rendering.check_template(getattr(self, field))
             except TemplateSyntaxError as exc:
                 errors[field] = ValidationError(
-                    "Template syntax error on line %(line)s: %(message)s",
+                    "Template error on line %(line)s: %(message)s",
                     code="template_syntax",
                     params={"line": exc.lineno, "message": exc.message},
                 )

@@ -7,40 +7,59 @@ instead of an empty string in a prompt sent to the LLM.
 """
 
 import functools
-import operator
 import re
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from prompts.errors import TemplateRenderError
 
-# The largest string or sequence a template may build with `*` or `**` (prompts are far smaller).
+# The largest string or sequence a template may build with `*` (prompts are far smaller).
 MAX_OUTPUT_SIZE = 1_000_000
+MAX_EXPONENT = 100
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus bounds on `*` and `**` so a template cannot exhaust memory or CPU."""
+
     intercepted_binops = frozenset({"*", "**"})
 
     def call_binop(self, context, operator_name, left, right):
-        if operator_name == "**":
-            if isinstance(right, int) and abs(right) > 100:
-                raise SecurityError("exponent too large for a prompt template")
-            return operator.pow(left, right)
-        if isinstance(left, (str, list, tuple)) and isinstance(right, int) and len(left) * right > MAX_OUTPUT_SIZE:
-            raise SecurityError("result of '*' is too large for a prompt template")
-        if isinstance(right, (str, list, tuple)) and isinstance(left, int) and len(right) * left > MAX_OUTPUT_SIZE:
-            raise SecurityError("result of '*' is too large for a prompt template")
-        return operator.mul(left, right)
+        if operator_name == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+            raise SecurityError("exponent too large for a prompt template")
+        if operator_name == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int):
+                    if len(sequence) * count > MAX_OUTPUT_SIZE:
+                        raise SecurityError("result of '*' is too large for a prompt template")
+        return super().call_binop(context, operator_name, left, right)
 
 
 _environment = PromptSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
-def check_syntax(source):
-    """Raise TemplateSyntaxError (with `.lineno` and `.message`) if `source` is not a valid template."""
-    _environment.parse(source)
+def check_template(source):
+    """Raise TemplateSyntaxError (with `.lineno` and `.message`) for invalid or plainly unsafe templates.
+
+    The sandbox already refuses private attributes at render time; refusing them at save time too
+    keeps such a template from ever becoming a version an operator could activate.
+    """
+    tree = _environment.parse(source)
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        name = _accessed_name(node)
+        if isinstance(name, str) and name.startswith("_"):
+            raise TemplateSyntaxError(f"access to {name!r} is not allowed in a prompt template", node.lineno)
+
+
+def _accessed_name(node):
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        return node.arg.value
+    if isinstance(node, nodes.Filter) and node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const):
+        return node.args[0].value
+    return None
 
 
 def template_variables(source):

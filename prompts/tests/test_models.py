@@ -114,3 +114,14 @@ def test_render_fills_system_and_user_prompt():
 
 def test_render_of_a_version_without_system_prompt_gives_an_empty_system_string():
     assert make_prompt().render({"amount": 1}).system == ""
+
+
+def test_a_template_reaching_for_private_attributes_is_refused_on_save():
+    prompt = PromptTemplate(
+        task_type="validation", name="x", version=1, created_by="t", model_name="m",
+        user_prompt_template="Hallo\n{{ subject.__class__.__mro__ }}",
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        prompt.full_clean()
+    assert "line 2" in excinfo.value.message_dict["user_prompt_template"][0]
+    assert "not allowed" in excinfo.value.message_dict["user_prompt_template"][0]

@@ -1,9 +1,10 @@
 """Operator-written templates run in a sandbox: missing variables and escapes are clear errors."""
 
 import pytest
+from jinja2 import TemplateSyntaxError
 
 from prompts.errors import TemplateRenderError
-from prompts.rendering import render_template, template_variables
+from prompts.rendering import check_template, render_template, template_variables
 
 SANDBOX_ESCAPES = [
     "{{ ''.__class__.__mro__ }}",
@@ -35,6 +36,36 @@ SANDBOX_ESCAPES = [
 def test_attempts_to_reach_python_internals_fail_with_template_render_error(source):
     with pytest.raises(TemplateRenderError):
         render_template(source, {"x": "value"})
+
+
+@pytest.mark.parametrize("source", SANDBOX_ESCAPES)
+def test_every_escape_is_refused_at_save_or_at_render_and_never_produces_output(source):
+    try:
+        check_template(source)
+    except TemplateSyntaxError:
+        return  # refused when the version is saved
+    with pytest.raises(TemplateRenderError):
+        render_template(source, {"x": "value"})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__ }}",
+        "{{ x['__globals__'] }}",
+        "{{ x|attr('__init__') }}",
+        "Zeile 1\n{{ cycler._private }}",
+    ],
+)
+def test_private_attribute_access_is_refused_when_the_template_is_checked(source):
+    with pytest.raises(TemplateSyntaxError, match="not allowed"):
+        check_template(source)
+
+
+def test_a_syntax_error_reports_its_line():
+    with pytest.raises(TemplateSyntaxError) as excinfo:
+        check_template("eins\nzwei\n{% for x in y %}")
+    assert excinfo.value.lineno == 3
 
 
 def test_a_missing_variable_is_named_in_the_error():
