@@ -1,2 +1,246 @@
+"""Admin for operators: prompt versions (read-only once saved), their actions and the activation audit.
 
-# Register your models here.
+Viewing needs `view_prompttemplate`; creating versions needs `prompts.create_version`; activating and
+rolling back need `prompts.activate_version`. Versions are never changed or deleted here: a change
+is a new version. All writes go through `prompts.services`; the custom pages live in `admin_views`.
+"""
+
+import json
+from functools import update_wrapper
+
+from django.contrib import admin, messages
+from django.db.models import Value
+from django.db.models.functions import Concat
+from django.http import HttpResponseRedirect
+from django.urls import path
+from django.utils.html import format_html, format_html_join
+
+from prompts import admin_views
+from prompts.errors import RollbackUnavailable
+from prompts.forms import PromptTemplateAddForm
+from prompts.models import PromptActivation, PromptTemplate
+from prompts.services import prompt_create_first_version, prompt_rollback
+
+# Sorting by prompt key: task type, then name (both admins have these two fields).
+PROMPT_KEY_ORDERING = Concat("task_type", Value("."), "name")
+
+VERSION_FIELDSETS = [
+    (None, {"fields": ["prompt_key", "version", "is_active", "description", "created_by", "created_at"]}),
+    ("Prompt", {"fields": ["system_prompt_text", "user_prompt_text", "variables_list"]}),
+    ("Model settings", {"fields": ["model_name", "temperature", "max_tokens", "output_schema_json"]}),
+]
+
+ADD_FIELDSETS = [
+    (None, {"fields": ["task_type", "name", "description"]}),
+    ("Prompt", {"fields": ["system_prompt", "user_prompt_template"]}),
+    ("Model settings", {"fields": ["model_name", "temperature", "max_tokens", "output_schema"]}),
+]
+
+
+def _preformatted(text):
+    # Prompt text is operator-written: format_html escapes it; the <pre> keeps its layout.
+    return format_html('<pre class="prompt-text">{}</pre>', text) if text else "-"
+
+
+class PromptActivationInline(admin.TabularInline):
+    """When this version was made active, by whom, and which version it replaced."""
+
+    model = PromptActivation
+    fk_name = "to_version"
+    fields = readonly_fields = ("activated_at", "kind", "activated_by", "from_version")
+    verbose_name = "activation of this version"
+    verbose_name_plural = "activations of this version"
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        # Who activated a version is part of the version's story: whoever may see it, sees this.
+        return self.admin_site.get_model_admin(PromptTemplate).has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PromptTemplate)
+class PromptTemplateAdmin(admin.ModelAdmin):
+    list_display = ("prompt_key", "version", "is_active", "model_name", "created_by", "created_at")
+    list_display_links = ("prompt_key",)
+    list_filter = ("task_type", "name", "is_active", "model_name")
+    search_fields = ("name", "description", "system_prompt", "user_prompt_template", "created_by")
+    ordering = ("task_type", "name", "-version")
+    actions = ("create_new_version", "activate", "roll_back")
+    add_form = PromptTemplateAddForm
+
+    class Media:
+        css = {"all": ["prompts/admin.css"]}
+
+    # Permissions --------------------------------------------------------------------------------
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("prompts.create_version")
+
+    def has_change_permission(self, request, obj=None):
+        # Versions are immutable: the change view is a read-only page for everyone.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Versions are the audit trail of what was sent to the LLM; they are never deleted here.
+        return False
+
+    def has_create_version_permission(self, request):
+        return request.user.has_perm("prompts.create_version")
+
+    def has_activate_version_permission(self, request):
+        return request.user.has_perm("prompts.activate_version")
+
+    # Change view (read-only) and add view -------------------------------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        return VERSION_FIELDSETS if obj is not None else ADD_FIELDSETS
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return [field for _, options in VERSION_FIELDSETS for field in options["fields"]]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_inlines(self, request, obj):
+        return [PromptActivationInline] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        # Only the add view saves (existing versions are read-only). The service numbers the
+        # version: 1 for a new prompt, the next one if the key already exists.
+        created = prompt_create_first_version(created_by=request.user.get_username(), **form.cleaned_data)
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_create_version": self.has_create_version_permission(request),
+            "can_activate": self.has_activate_version_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Prompt", ordering=PROMPT_KEY_ORDERING)
+    def prompt_key(self, obj):
+        return obj.key
+
+    @admin.display(description="System prompt")
+    def system_prompt_text(self, obj):
+        return _preformatted(obj.system_prompt)
+
+    @admin.display(description="User prompt template")
+    def user_prompt_text(self, obj):
+        return _preformatted(obj.user_prompt_template)
+
+    @admin.display(description="Variables")
+    def variables_list(self, obj):
+        if not obj.variables:
+            return "None: this prompt is sent as it is."
+        return format_html_join(", ", "<code>{}</code>", ((name,) for name in obj.variables))
+
+    @admin.display(description="Output schema")
+    def output_schema_json(self, obj):
+        if obj.output_schema is None:
+            return "None: the answer is free-form."
+        return _preformatted(json.dumps(obj.output_schema, indent=2, ensure_ascii=False))
+
+    # Custom pages -------------------------------------------------------------------------------
+
+    def get_urls(self):
+        def wrap(view):
+            def admin_page(request, *args, **kwargs):
+                return view(self, request, *args, **kwargs)
+
+            return self.admin_site.admin_view(update_wrapper(admin_page, view))
+
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<path:object_id>/new-version/", wrap(admin_views.new_version_view), name=f"{info}_new_version"),
+            path("<path:object_id>/activate/", wrap(admin_views.activate_view), name=f"{info}_activate"),
+            path("<path:object_id>/preview/", wrap(admin_views.preview_view), name=f"{info}_preview"),
+            path("<path:object_id>/diff/", wrap(admin_views.diff_view), name=f"{info}_diff"),
+            path(
+                "history/<str:task_type>/<str:name>/",
+                wrap(admin_views.prompt_history_view),
+                name=f"{info}_prompt_history",
+            ),
+        ] + super().get_urls()
+
+    # Actions ------------------------------------------------------------------------------------
+
+    @admin.action(description="Create a new version from the selected one", permissions=["create_version"])
+    def create_new_version(self, request, queryset):
+        template = self._single_version(request, queryset, "to create a new version from")
+        if template is not None:
+            return HttpResponseRedirect(admin_views.admin_url("new_version", template.pk))
+
+    @admin.action(description="Activate the selected version", permissions=["activate_version"])
+    def activate(self, request, queryset):
+        template = self._single_version(request, queryset, "to activate")
+        if template is not None:
+            admin_views.activate_and_report(self, request, template)
+
+    @admin.action(description="Roll back to the previous version", permissions=["activate_version"])
+    def roll_back(self, request, queryset):
+        prompts = set(queryset.values_list("task_type", "name"))
+        if len(prompts) != 1:
+            self.message_user(request, "Select versions of exactly one prompt to roll back.", messages.ERROR)
+            return
+        task_type, name = prompts.pop()
+        try:
+            activation = prompt_rollback(task_type=task_type, name=name, activated_by=request.user.get_username())
+        except RollbackUnavailable as exc:
+            self.message_user(request, f"Nothing to roll back: {exc}", messages.ERROR)
+            return
+        self.message_user(request, admin_views.activation_message(activation), messages.SUCCESS)
+
+    def _single_version(self, request, queryset, purpose):
+        selected = list(queryset[:2])
+        if len(selected) != 1:
+            self.message_user(request, f"Select exactly one version {purpose}.", messages.ERROR)
+            return None
+        return selected[0]
+
+
+@admin.register(PromptActivation)
+class PromptActivationAdmin(admin.ModelAdmin):
+    """The audit trail of activations: read-only for everyone, superusers included."""
+
+    list_display = ("activated_at", "prompt_key", "from_label", "to_label", "kind", "activated_by")
+    list_filter = ("task_type", "kind")
+    search_fields = ("name", "activated_by")
+    list_select_related = ("from_version", "to_version")
+    date_hierarchy = "activated_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Prompt", ordering=PROMPT_KEY_ORDERING)
+    def prompt_key(self, obj):
+        return f"{obj.task_type}.{obj.name}"
+
+    @admin.display(description="From", ordering="from_version__version")
+    def from_label(self, obj):
+        return f"v{obj.from_version.version}" if obj.from_version_id else "-"
+
+    @admin.display(description="To", ordering="to_version__version")
+    def to_label(self, obj):
+        return f"v{obj.to_version.version}"

@@ -1,0 +1,227 @@
+"""Custom pages of the prompt admin: new version, activate button, preview, diff, history of a prompt.
+
+Each page is a function of `(model_admin, request, ...)`, wired up in `PromptTemplateAdmin.get_urls()`
+behind `admin_site.admin_view` (staff login, CSRF protection, no caching). Each checks its permission
+before looking at the object, so forcing a URL without the permission is a 403 for any id.
+Writes go through `prompts.services`, reads through `prompts.selectors`.
+"""
+
+import difflib
+import json
+from dataclasses import dataclass
+from operator import attrgetter
+
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from prompts import selectors
+from prompts.errors import TemplateRenderError
+from prompts.forms import DiffOtherVersionForm, NewVersionForm, PreviewForm
+from prompts.models import PromptActivation
+from prompts.services import prompt_activate, prompt_create_version
+
+TEMPLATE_DIR = "admin/prompts/prompttemplate"
+
+NEW_VERSION_FIELDSETS = [
+    (None, {"fields": ["description"]}),
+    ("Prompt", {"fields": ["system_prompt", "user_prompt_template"]}),
+    ("Model settings", {"fields": ["model_name", "temperature", "max_tokens", "output_schema"]}),
+]
+
+
+def admin_url(view, *args):
+    """URL of one of the prompt template admin's pages, e.g. admin_url("preview", pk)."""
+    return reverse(f"admin:prompts_prompttemplate_{view}", args=args)
+
+
+def activation_message(activation):
+    """What an operator is told after an activation or rollback, e.g. "... v2 is now active (was v1)"."""
+    template = activation.to_version
+    before = f"was v{activation.from_version.version}" if activation.from_version_id else "no version was active"
+    if activation.kind == PromptActivation.Kind.ROLLBACK:
+        return f"{template.key} rolled back to v{template.version} ({before})."
+    return f"{template} is now active ({before})."
+
+
+def activate_and_report(model_admin, request, template):
+    """Activate `template` for the signed-in operator and say which version it replaced."""
+    activation = prompt_activate(template=template, activated_by=request.user.get_username())
+    if activation is None:
+        model_admin.message_user(request, f"{template} is already active.", messages.INFO)
+    else:
+        model_admin.message_user(request, activation_message(activation), messages.SUCCESS)
+
+
+def new_version_view(model_admin, request, object_id):
+    """A form prefilled from a version; submitting it creates the next version, authored by the operator."""
+    _require(model_admin.has_create_version_permission(request))
+    source = _version_or_404(model_admin, request, object_id)
+    form = NewVersionForm(request.POST if request.method == "POST" else None, source=source)
+    if form.is_valid():
+        created = prompt_create_version(source=source, created_by=request.user.get_username(), **form.cleaned_data)
+        model_admin.log_addition(request, created, [{"added": {}}])
+        model_admin.message_user(
+            request,
+            f"Created {created} from v{source.version}. It stays inactive until someone activates it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(admin_url("change", created.pk))
+    return TemplateResponse(
+        request,
+        f"{TEMPLATE_DIR}/new_version.html",
+        _page_context(
+            model_admin, request, original=source,
+            title=f"New version of {source.key}", subtitle=f"Based on v{source.version}",
+            form=form, adminform=helpers.AdminForm(form, NEW_VERSION_FIELDSETS, {}, model_admin=model_admin),
+        ),
+    )
+
+
+def activate_view(model_admin, request, object_id):
+    """The change view's "Activate this version" button posts here."""
+    _require(model_admin.has_activate_version_permission(request))
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    template = _version_or_404(model_admin, request, object_id)
+    activate_and_report(model_admin, request, template)
+    return HttpResponseRedirect(admin_url("change", template.pk))
+
+
+def preview_view(model_admin, request, object_id):
+    """Render a version with sample variables; render errors are shown on the page, not raised."""
+    _require(model_admin.has_view_permission(request))
+    template = _version_or_404(model_admin, request, object_id)
+    # A version without variables renders straight away: its (empty) form is bound and valid.
+    bind = request.method == "POST" or not template.variables
+    form = PreviewForm(template.variables, request.POST if bind else None)
+    rendered = render_error = None
+    if form.is_valid():
+        try:
+            rendered = template.render(form.variables())
+        except TemplateRenderError as exc:
+            render_error = str(exc)
+    return TemplateResponse(
+        request,
+        f"{TEMPLATE_DIR}/preview.html",
+        _page_context(
+            model_admin, request, original=template, title=f"Preview of {template}",
+            form=form, rendered=rendered, render_error=render_error,
+        ),
+    )
+
+
+def diff_view(model_admin, request, object_id):
+    """Compare a version with another version of the same prompt (by default the one before it)."""
+    _require(model_admin.has_view_permission(request))
+    template = _version_or_404(model_admin, request, object_id)
+    others = selectors.prompt_versions(task_type=template.task_type, name=template.name).exclude(pk=template.pk)
+    if "other" in request.GET:
+        form = DiffOtherVersionForm(others, request.GET)
+        other = form.cleaned_data["other"] if form.is_valid() else None
+    else:
+        other = others.filter(version__lt=template.version).first() or others.first()
+        form = DiffOtherVersionForm(others, initial={"other": other})
+    older, newer = sorted([template, other], key=attrgetter("version")) if other else (None, None)
+    return TemplateResponse(
+        request,
+        f"{TEMPLATE_DIR}/diff.html",
+        _page_context(
+            model_admin, request, original=template, title=f"Diff of {template}",
+            form=form, older=older, newer=newer, sections=version_diff(older, newer) if other else [],
+        ),
+    )
+
+
+def prompt_history_view(model_admin, request, task_type, name):
+    """Every version of one prompt and every activation of it, newest first."""
+    _require(model_admin.has_view_permission(request))
+    versions = list(selectors.prompt_versions(task_type=task_type, name=name))
+    if not versions:
+        raise Http404(f"No prompt {task_type}.{name}.")
+    return TemplateResponse(
+        request,
+        f"{TEMPLATE_DIR}/prompt_history.html",
+        _page_context(
+            model_admin, request, title=f"History of {versions[0].key}", prompt_key=versions[0].key,
+            versions=versions, activations=selectors.prompt_activation_history(task_type=task_type, name=name),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: str  # a CSS class: diff-header, diff-hunk, diff-added, diff-removed or diff-context
+    text: str
+
+
+@dataclass(frozen=True)
+class DiffSection:
+    title: str
+    lines: list
+
+
+def version_diff(older, newer):
+    """Unified diffs, part by part, of what two versions send to the LLM."""
+    return [
+        DiffSection(title, _unified_diff(text_of(older), text_of(newer), f"v{older.version}", f"v{newer.version}"))
+        for title, text_of in _DIFFED_PARTS
+    ]
+
+
+def _model_settings_text(template):
+    return f"model_name: {template.model_name}\ntemperature: {template.temperature}\nmax_tokens: {template.max_tokens}"
+
+
+def _output_schema_text(template):
+    if template.output_schema is None:
+        return ""
+    return json.dumps(template.output_schema, indent=2, ensure_ascii=False)
+
+
+_DIFFED_PARTS = (
+    ("System prompt", attrgetter("system_prompt")),
+    ("User prompt", attrgetter("user_prompt_template")),
+    ("Model settings", _model_settings_text),
+    ("Output schema", _output_schema_text),
+)
+
+_LINE_KINDS = (("@@", "diff-hunk"), ("+", "diff-added"), ("-", "diff-removed"))
+
+
+def _unified_diff(old, new, old_label, new_label):
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), old_label, new_label, lineterm="")
+    # The first two lines name the versions ("--- v1", "+++ v2"); a changed line may look like them.
+    return [
+        DiffLine("diff-header" if index < 2 else _line_kind(line), line) for index, line in enumerate(lines)
+    ]
+
+
+def _line_kind(line):
+    return next((kind for prefix, kind in _LINE_KINDS if line.startswith(prefix)), "diff-context")
+
+
+def _require(allowed):
+    if not allowed:
+        raise PermissionDenied
+
+
+def _version_or_404(model_admin, request, object_id):
+    template = model_admin.get_object(request, object_id)
+    if template is None:
+        raise Http404(f"No prompt version with id {object_id!r}.")
+    return template
+
+
+def _page_context(model_admin, request, **context):
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "media": model_admin.media,
+        "can_create_version": model_admin.has_create_version_permission(request),
+        "can_activate": model_admin.has_activate_version_permission(request),
+        **context,
+    }

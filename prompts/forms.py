@@ -1,0 +1,111 @@
+"""Forms of the prompt admin: adding a prompt, deriving a new version, previewing, choosing a diff.
+
+Validation of template syntax and JSON Schema lives in `PromptTemplate.clean()`; the model forms
+here run it (through `full_clean`) so each problem becomes an error on the field it belongs to.
+"""
+
+import json
+
+from django import forms
+from django.forms.fields import InvalidJSONInput
+from django.utils import timezone
+
+from prompts.models import PromptTemplate
+
+PROMPT_TEXT_WIDGET = forms.Textarea(attrs={"class": "vLargeTextField prompt-editor", "rows": 14})
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON field that shows its value indented, so a schema can be read and edited in a textarea."""
+
+    def prepare_value(self, value):
+        if isinstance(value, InvalidJSONInput):
+            return value
+        if value is None:
+            return ""
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+
+
+class VersionContentForm(forms.ModelForm):
+    """What a version sends to the LLM: prompt texts, model settings and the optional output schema."""
+
+    temperature = forms.FloatField(min_value=0.0, max_value=1.0, initial=0.0)
+    output_schema = PrettyJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"class": "vLargeTextField prompt-editor", "rows": 10}),
+        help_text="Optional JSON Schema the answer must match. Leave empty for free-form answers.",
+    )
+
+    class Meta:
+        model = PromptTemplate
+        fields = PromptTemplate.EDITABLE_FIELDS
+        widgets = {
+            "system_prompt": PROMPT_TEXT_WIDGET,
+            "user_prompt_template": PROMPT_TEXT_WIDGET,
+            "model_name": forms.TextInput(attrs={"class": "vTextField"}),
+            "description": forms.Textarea(attrs={"class": "vLargeTextField", "rows": 3}),
+        }
+
+
+class PromptTemplateAddForm(VersionContentForm):
+    """The admin's add form: a prompt key plus the content of its first (or next) version."""
+
+    class Meta(VersionContentForm.Meta):
+        fields = ("task_type", "name", "description", *PromptTemplate.EDITABLE_FIELDS)
+
+
+class NewVersionForm(VersionContentForm):
+    """The content of a new version, prefilled from the version it is made from."""
+
+    description = forms.CharField(
+        label="What changed and why",
+        widget=forms.Textarea(attrs={"class": "vLargeTextField", "rows": 3}),
+        help_text="Shown in the prompt's history, so others know why this version exists.",
+    )
+
+    class Meta(VersionContentForm.Meta):
+        fields = (*PromptTemplate.EDITABLE_FIELDS, "description")
+
+    def __init__(self, *args, source, **kwargs):
+        # An unsaved copy of the source: it prefills the form, and validating it runs the model's
+        # template and schema checks without saving anything.
+        draft = PromptTemplate(
+            task_type=source.task_type,
+            name=source.name,
+            **{field: getattr(source, field) for field in PromptTemplate.EDITABLE_FIELDS},
+        )
+        super().__init__(*args, instance=draft, **kwargs)
+
+
+class PreviewForm(forms.Form):
+    """One text field per template variable; an empty field leaves its variable undefined."""
+
+    def __init__(self, variable_names, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in variable_names:
+            self.fields[name] = forms.CharField(
+                label=name,
+                required=False,
+                strip=False,
+                widget=forms.Textarea(attrs={"class": "vLargeTextField", "rows": 3}),
+            )
+
+    def variables(self):
+        """The filled-in variables, as the template will see them."""
+        return {name: value for name, value in self.cleaned_data.items() if value != ""}
+
+
+class VersionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        state = ", active" if obj.is_active else ""
+        return f"v{obj.version} ({timezone.localtime(obj.created_at):%Y-%m-%d} by {obj.created_by}{state})"
+
+
+class DiffOtherVersionForm(forms.Form):
+    """Which other version of the same prompt to compare with."""
+
+    other = VersionChoiceField(queryset=PromptTemplate.objects.none(), label="Compare with", empty_label=None)
+
+    def __init__(self, other_versions, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["other"].queryset = other_versions

@@ -1,0 +1,270 @@
+"""Creating versions, activating and rolling back from the admin, and who may do it."""
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from prompts.models import PromptActivation, PromptTemplate
+from prompts.services import prompt_activate
+from prompts.tests.factories import (
+    ACTIVATE_VERSION,
+    CREATE_VERSION,
+    OPERATOR_PERMISSIONS,
+    VIEW,
+    login,
+    make_staff_user,
+    make_version,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:prompts_prompttemplate_changelist")
+
+
+@pytest.fixture
+def operator(client):
+    return login(client, "erika", *OPERATOR_PERMISSIONS)
+
+
+@pytest.fixture
+def viewer(client):
+    return login(client, "victor", VIEW)
+
+
+def url(view, template):
+    return reverse(f"admin:prompts_prompttemplate_{view}", args=[template.pk])
+
+
+def run_action(client, action, *templates):
+    return client.post(
+        CHANGELIST, {"action": action, ACTION_CHECKBOX_NAME: [t.pk for t in templates], "index": 0}, follow=True
+    )
+
+
+def messages_of(response):
+    return [(m.level_tag, m.message) for m in get_messages(response.wsgi_request)]
+
+
+def new_version_data(source, **overrides):
+    return {
+        "description": "Kürzere Anweisung",
+        "system_prompt": source.system_prompt,
+        "user_prompt_template": source.user_prompt_template,
+        "model_name": source.model_name,
+        "temperature": str(source.temperature),
+        "max_tokens": str(source.max_tokens),
+        "output_schema": "",
+        **overrides,
+    }
+
+
+def database_state():
+    """Everything an action could change: versions with their active flag, and the audit rows."""
+    return (
+        sorted(PromptTemplate.objects.values_list("pk", "is_active")),
+        sorted(PromptActivation.objects.values_list("pk", flat=True)),
+    )
+
+
+# New version ------------------------------------------------------------------------------------
+
+
+def test_new_version_page_is_prefilled_from_the_source_version(operator, intent_v1):
+    response = operator.get(url("new_version", intent_v1))
+    form = response.context["form"]
+    assert response.status_code == 200
+    assert form["user_prompt_template"].value() == intent_v1.user_prompt_template
+    assert form["model_name"].value() == intent_v1.model_name
+    assert form["max_tokens"].value() == intent_v1.max_tokens
+    assert '"enum": [' in form["output_schema"].value()  # the schema, indented for editing
+    assert form["description"].value() == ""  # what changed is for the operator to say
+
+
+def test_new_version_form_creates_the_next_version_authored_by_the_operator(operator, intent_v1):
+    data = new_version_data(intent_v1, user_prompt_template="Betreff: {{ subject }}", temperature="0.3")
+    response = operator.post(url("new_version", intent_v1), data, follow=True)
+    v2 = PromptTemplate.objects.get(task_type="classification", name="email_intent", version=2)
+    assert response.redirect_chain == [(url("change", v2), 302)]
+    assert (v2.created_by, v2.description, v2.is_active) == ("erika", "Kürzere Anweisung", False)
+    assert (v2.user_prompt_template, v2.temperature, v2.variables) == ("Betreff: {{ subject }}", 0.3, ["subject"])
+    assert v2.output_schema is None
+    assert messages_of(response) == [
+        ("success", "Created classification.email_intent v2 from v1. It stays inactive until someone activates it.")
+    ]
+
+
+def test_new_version_with_a_template_error_is_a_form_error_and_saves_nothing(operator, intent_v1):
+    data = new_version_data(intent_v1, system_prompt="Du bist\n{% if x %}hilfreich")
+    response = operator.post(url("new_version", intent_v1), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors["system_prompt"][0].startswith("Template error on line 2")
+    assert "Please correct the errors below." in response.content.decode()
+    assert PromptTemplate.objects.filter(name="email_intent").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("schema", "error_start"),
+    [('{"type": "nonsense"}', "Not a valid JSON Schema"), ('{"type": ', "Enter a valid JSON")],
+)
+def test_new_version_with_a_bad_output_schema_is_an_error_on_that_field(operator, intent_v1, schema, error_start):
+    response = operator.post(url("new_version", intent_v1), new_version_data(intent_v1, output_schema=schema))
+    errors = response.context["form"].errors
+    assert list(errors) == ["output_schema"]
+    assert errors["output_schema"][0].startswith(error_start)
+    assert PromptTemplate.objects.filter(name="email_intent").count() == 1
+
+
+def test_new_version_needs_a_description_of_what_changed(operator, intent_v1):
+    response = operator.post(url("new_version", intent_v1), new_version_data(intent_v1, description=""))
+    assert list(response.context["form"].errors) == ["description"]
+    assert PromptTemplate.objects.filter(name="email_intent").count() == 1
+
+
+def test_new_version_action_with_one_row_opens_the_new_version_page(operator, intent_v1):
+    response = run_action(operator, "create_new_version", intent_v1)
+    assert response.redirect_chain == [(url("new_version", intent_v1), 302)]
+
+
+def test_new_version_action_with_several_rows_is_refused(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    response = run_action(operator, "create_new_version", intent_v1, v2)
+    assert messages_of(response) == [("error", "Select exactly one version to create a new version from.")]
+    assert PromptTemplate.objects.filter(name="email_intent").count() == 2
+
+
+# Activate -----------------------------------------------------------------------------------------
+
+
+def test_activate_action_switches_the_active_version_and_writes_an_activation(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    response = run_action(operator, "activate", v2)
+    assert messages_of(response) == [("success", "classification.email_intent v2 is now active (was v1).")]
+    assert list(PromptTemplate.objects.filter(name="email_intent", is_active=True)) == [v2]
+    activation = PromptActivation.objects.first()
+    assert (activation.from_version, activation.to_version, activation.kind, activation.activated_by) == (
+        intent_v1, v2, "activate", "erika",
+    )
+
+
+def test_activate_action_on_the_active_version_only_says_so(operator, intent_v1):
+    before = database_state()
+    response = run_action(operator, "activate", intent_v1)
+    assert messages_of(response) == [("info", "classification.email_intent v1 is already active.")]
+    assert database_state() == before
+
+
+def test_activate_action_with_several_rows_is_refused(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    before = database_state()
+    response = run_action(operator, "activate", intent_v1, v2)
+    assert messages_of(response) == [("error", "Select exactly one version to activate.")]
+    assert database_state() == before
+
+
+def test_activate_button_switches_the_active_version_and_writes_an_activation(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    response = operator.post(url("activate", v2), follow=True)
+    assert response.redirect_chain == [(url("change", v2), 302)]
+    assert messages_of(response) == [("success", "classification.email_intent v2 is now active (was v1).")]
+    v2.refresh_from_db()
+    assert v2.is_active
+    assert PromptActivation.objects.filter(to_version=v2, from_version=intent_v1, activated_by="erika").exists()
+
+
+def test_activate_url_only_accepts_post(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    assert operator.get(url("activate", v2)).status_code == 405
+    v2.refresh_from_db()
+    assert not v2.is_active
+
+
+def test_activate_button_is_csrf_protected(intent_v1):
+    v2 = make_version(intent_v1)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_staff_user("erika", *OPERATOR_PERMISSIONS))
+    assert client.post(url("activate", v2)).status_code == 403
+    v2.refresh_from_db()
+    assert not v2.is_active
+
+
+# Roll back ----------------------------------------------------------------------------------------
+
+
+def test_roll_back_action_reactivates_the_version_that_was_active_before(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    prompt_activate(template=v2, activated_by="erika")
+    response = run_action(operator, "roll_back", v2)
+    assert messages_of(response) == [("success", "classification.email_intent rolled back to v1 (was v2).")]
+    intent_v1.refresh_from_db()
+    assert intent_v1.is_active
+    latest = PromptActivation.objects.first()
+    assert (latest.kind, latest.from_version, latest.to_version, latest.activated_by) == (
+        "rollback", v2, intent_v1, "erika",
+    )
+
+
+def test_roll_back_with_nothing_to_roll_back_shows_an_error_message(operator, intent_v1):
+    before = database_state()
+    response = run_action(operator, "roll_back", intent_v1)
+    assert response.status_code == 200
+    [(level, message)] = messages_of(response)
+    assert level == "error"
+    assert message.startswith("Nothing to roll back: classification.email_intent v1 is the first version")
+    assert database_state() == before
+
+
+def test_roll_back_of_several_prompts_at_once_is_refused(operator, intent_v1):
+    body = PromptTemplate.objects.get(task_type="extraction", name="email_body")
+    before = database_state()
+    response = run_action(operator, "roll_back", intent_v1, body)
+    assert messages_of(response) == [("error", "Select versions of exactly one prompt to roll back.")]
+    assert database_state() == before
+
+
+# Who may do what ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("view", ["new_version", "activate"])
+def test_view_only_staff_gets_403_on_the_version_changing_urls(viewer, intent_v1, view, method):
+    v2 = make_version(intent_v1)
+    before = database_state()
+    data = new_version_data(v2) if method == "post" else None
+    response = getattr(viewer, method)(url(view, v2), data)
+    assert response.status_code == 403
+    assert database_state() == before
+
+
+@pytest.mark.parametrize("action", ["create_new_version", "activate", "roll_back"])
+def test_a_forced_action_post_by_view_only_staff_changes_nothing(viewer, intent_v1, action):
+    v2 = make_version(intent_v1)
+    prompt_activate(template=v2, activated_by="erika")
+    before = database_state()
+    response = run_action(viewer, action, intent_v1)
+    assert response.redirect_chain == []  # not even the redirect to the new-version page
+    assert database_state() == before
+
+
+def test_a_version_creator_cannot_force_an_activation(client, intent_v1):
+    login(client, "carla", VIEW, CREATE_VERSION)
+    v2 = make_version(intent_v1)
+    before = database_state()
+    run_action(client, "activate", v2)
+    run_action(client, "roll_back", intent_v1)
+    assert client.post(url("activate", v2)).status_code == 403
+    assert database_state() == before
+
+
+def test_an_activator_without_create_permission_cannot_open_the_new_version_page(client, intent_v1):
+    login(client, "anton", VIEW, ACTIVATE_VERSION)
+    assert client.get(url("new_version", intent_v1)).status_code == 403
+    response = client.get(CHANGELIST)
+    choices = [name for name, _ in response.context["action_form"].fields["action"].choices if name]
+    assert choices == ["activate", "roll_back"]
+
+
+def test_an_unknown_version_id_is_404_for_an_operator(operator):
+    assert operator.get(reverse("admin:prompts_prompttemplate_new_version", args=[999999])).status_code == 404
+    assert operator.post(reverse("admin:prompts_prompttemplate_activate", args=[999999])).status_code == 404
