@@ -1,6 +1,7 @@
 """Creditor e-mails as they arrive, and what the pipeline learns from them."""
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -31,6 +32,13 @@ class IncomingEmail(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    intent_confidence = models.FloatField(
+        null=True, blank=True, help_text="The classifier's confidence in the intent (0..1)."
+    )
+    review_reason = models.TextField(blank=True, help_text="Why the e-mail needs a human, when it does.")
+    processing_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current or last processing run claimed the e-mail."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -40,3 +48,119 @@ class IncomingEmail(models.Model):
 
     def __str__(self):
         return f"{self.sender}: {self.subject[:60]}"
+
+
+def attachment_path(instance, filename):
+    # One folder per e-mail keeps two creditors' "Forderungsaufstellung.pdf" apart.
+    return f"attachments/{instance.email_id}/{filename}"
+
+
+class EmailAttachment(models.Model):
+    """A file that came with an e-mail; refused files keep their metadata but no content."""
+
+    email = models.ForeignKey(IncomingEmail, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=500, blank=True)
+    original_name = models.CharField(max_length=255, help_text="The sender's file name, sanitised.")
+    content_type = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    sha256 = models.CharField(max_length=64)
+    is_inline = models.BooleanField(default=False, help_text="Shown inside the HTML body (e.g. a logo).")
+    refused_reason = models.TextField(blank=True, help_text="Why the file was not stored, when it was not.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["email", "id"]
+
+    def __str__(self):
+        return self.original_name
+
+
+class ExtractionResult(models.Model):
+    """What one prompt version found in one source of an e-mail, normalised; or the merge of them.
+
+    One row per (e-mail, source, attachment): processing an e-mail again updates its rows.
+    """
+
+    class Source(models.TextChoices):
+        BODY = "body", "E-mail body"
+        PDF = "pdf", "PDF attachment"
+        IMAGE = "image", "Image attachment"
+        MERGED = "merged", "Merged result"
+
+    email = models.ForeignKey(IncomingEmail, on_delete=models.CASCADE, related_name="results")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    attachment = models.ForeignKey(
+        EmailAttachment, null=True, blank=True, on_delete=models.CASCADE, related_name="results"
+    )
+    prompt_version = models.ForeignKey(
+        "prompts.PromptTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="extraction_results",
+        help_text="Empty for the merged result.",
+    )
+    raw_response = models.TextField(blank=True, help_text="The model's answer, verbatim.")
+    parsed = models.JSONField(null=True, blank=True, help_text="The answer as JSON, when it was valid.")
+    success = models.BooleanField(default=False)
+    error = models.TextField(blank=True, help_text="Why the answer could not be used.")
+
+    creditor_name = models.CharField(max_length=500, blank=True)
+    creditor_reference = models.CharField(max_length=255, blank=True, help_text="Aktenzeichen / file number.")
+    debtor_name = models.CharField(max_length=500, blank=True)
+    total_claim = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    principal = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    interest = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    costs = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    statement_date = models.DateField(null=True, blank=True)
+    accepts_plan = models.BooleanField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    unparsed = models.JSONField(
+        default=dict, blank=True, help_text="Values that could not be normalised, as the model wrote them."
+    )
+    needs_review = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["email", "source", "id"]
+        constraints = [
+            # NULLs are distinct in unique indexes, so body/merged rows need their own partial index.
+            models.UniqueConstraint(
+                fields=["email", "source"], condition=Q(attachment__isnull=True), name="result_one_per_email_source"
+            ),
+            models.UniqueConstraint(
+                fields=["email", "source", "attachment"], condition=Q(attachment__isnull=False),
+                name="result_one_per_email_attachment",
+            ),
+        ]
+
+    def __str__(self):
+        label = self.attachment.original_name if self.attachment_id else self.get_source_display()
+        return f"{label} of e-mail {self.email_id}"
+
+
+class ModelPrice(models.Model):
+    """List price of an Anthropic model from a date on; operators add a row when prices change."""
+
+    model_id = models.CharField(max_length=100, help_text="Anthropic model id or alias, e.g. claude-sonnet-4-6.")
+    # Whole cents per million tokens make every per-call cost exact in the 8 decimals metrics store.
+    input_usd_per_mtok = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="USD per million input tokens."
+    )
+    output_usd_per_mtok = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="USD per million output tokens."
+    )
+    valid_from = models.DateField(help_text="First day this price applies.")
+
+    class Meta:
+        ordering = ["model_id", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["model_id", "valid_from"], name="model_price_unique_from"),
+            models.CheckConstraint(
+                condition=Q(input_usd_per_mtok__gte=0) & Q(output_usd_per_mtok__gte=0), name="model_price_non_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.model_id} from {self.valid_from}: "
+            f"${self.input_usd_per_mtok}/${self.output_usd_per_mtok} per MTok"
+        )

@@ -1,2 +1,115 @@
+"""Read-only admin for raw and daily metrics, built to stay fast with tens of millions of raw rows.
 
-# Register your models here.
+The raw lists never run a full COUNT(*) on PostgreSQL (the planner's estimate is shown instead),
+never count the unfiltered table a second time, have no date hierarchy, and sort only by the
+indexed timestamp.
+"""
+
+import json
+
+from django.contrib import admin
+from django.contrib.admin import ShowFacets
+from django.core.paginator import Paginator
+from django.db import connections
+from django.utils.functional import cached_property
+
+from metrics.models import (
+    OperationalMetrics,
+    OperationalMetricsDaily,
+    PromptPerformanceDaily,
+    PromptPerformanceMetrics,
+    RollupDay,
+)
+
+# Below this estimate an exact count is cheap and more pleasant to read.
+EXACT_COUNT_BELOW = 10_000
+
+
+class EstimatedCountPaginator(Paginator):
+    """On PostgreSQL, counts with the planner's row estimate (EXPLAIN) instead of COUNT(*) over millions."""
+
+    @cached_property
+    def count(self):
+        queryset = self.object_list
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql":
+            return super().count
+        sql, params = queryset.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        return super().count if estimate < EXACT_COUNT_BELOW else estimate
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Metrics are written by the pipeline and the rollups only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class BigTableAdmin(ReadOnlyAdmin):
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    ordering = ["-recorded_at"]
+    sortable_by = ["recorded_at"]
+    list_per_page = 50
+
+
+@admin.register(PromptPerformanceMetrics)
+class PromptPerformanceMetricsAdmin(BigTableAdmin):
+    list_display = [
+        "recorded_at", "prompt_version", "success", "needs_review", "confidence", "input_tokens", "output_tokens",
+        "cost_usd", "execution_time_ms", "email_id",
+    ]
+    list_filter = ["prompt_version", "success", "needs_review", "recorded_at"]
+    list_select_related = ["prompt_version"]
+
+
+@admin.register(OperationalMetrics)
+class OperationalMetricsAdmin(BigTableAdmin):
+    list_display = ["recorded_at", "metric_type", "value", "labels_key", "email_id"]
+    list_filter = ["metric_type", "recorded_at"]
+
+
+@admin.register(PromptPerformanceDaily)
+class PromptPerformanceDailyAdmin(ReadOnlyAdmin):
+    list_display = [
+        "date", "prompt_version", "call_count", "success_rate_display", "review_count", "total_cost_usd",
+        "avg_confidence", "avg_execution_time_ms", "p95_execution_time_ms",
+    ]
+    list_filter = ["prompt_version", "date"]
+    list_select_related = ["prompt_version"]
+    ordering = ["-date", "prompt_version"]
+
+    @admin.display(description="success rate")
+    def success_rate_display(self, obj):
+        return f"{obj.success_rate:.1%}" if obj.success_rate is not None else "–"
+
+
+@admin.register(OperationalMetricsDaily)
+class OperationalMetricsDailyAdmin(ReadOnlyAdmin):
+    list_display = [
+        "date", "metric_type", "labels_key", "sample_count", "sum_value", "avg_value", "min_value", "max_value",
+        "p95_value",
+    ]
+    list_filter = ["metric_type", "date"]
+    search_fields = ["labels_key"]
+    ordering = ["-date", "metric_type", "labels_key"]
+
+
+@admin.register(RollupDay)
+class RollupDayAdmin(ReadOnlyAdmin):
+    list_display = ["day", "kind", "rolled_up_at", "source_rows", "deleted_rows", "cleaned_at"]
+    list_filter = ["kind", "day"]
+    ordering = ["-day", "kind"]

@@ -1,2 +1,196 @@
+"""Per-call prompt metrics, operational metrics, their daily rollups and the rollup ledger.
 
-# Create your models here.
+Raw rows are kept for METRICS_RAW_RETENTION_DAYS; daily rows are kept forever. A raw row is only
+ever deleted for a day that `RollupDay` says is rolled up, so nothing is lost to retention.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+from extraction.models import IncomingEmail
+from metrics.days import day_bounds
+from prompts.models import PromptTemplate
+
+
+class PromptPerformanceMetrics(models.Model):
+    """One LLM call made with a prompt version: tokens, cost, outcome, latency. Raw, 30-day retention."""
+
+    prompt_version = models.ForeignKey(
+        PromptTemplate,
+        on_delete=models.PROTECT,
+        related_name="performance_metrics",
+        # The composite (prompt_version, recorded_at) index below serves every lookup by version.
+        db_index=False,
+    )
+    email = models.ForeignKey(
+        IncomingEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="prompt_metrics"
+    )
+    input_tokens = models.PositiveIntegerField()
+    output_tokens = models.PositiveIntegerField()
+    cost_usd = models.DecimalField(max_digits=16, decimal_places=8, help_text="Exact cost of the call in USD.")
+    success = models.BooleanField()
+    confidence = models.FloatField(null=True, blank=True)
+    needs_review = models.BooleanField(default=False)
+    execution_time_ms = models.PositiveIntegerField()
+    recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "prompt call metric"
+        verbose_name_plural = "prompt call metrics (raw)"
+        indexes = [
+            # Admin filter by version, newest first; also the PROTECT lookup on version delete.
+            models.Index(fields=["prompt_version", "recorded_at"], name="metrics_ppm_version_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.prompt_version_id} @ {self.recorded_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PromptPerformanceDaily(models.Model):
+    """Per (prompt version, local Europe/Berlin day) rollup of PromptPerformanceMetrics. Kept forever."""
+
+    prompt_version = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="daily_performance")
+    date = models.DateField(help_text="Local calendar day (TIME_ZONE).")
+    call_count = models.PositiveIntegerField()
+    success_count = models.PositiveIntegerField()
+    review_count = models.PositiveIntegerField()
+    total_input_tokens = models.BigIntegerField()
+    total_output_tokens = models.BigIntegerField()
+    total_cost_usd = models.DecimalField(max_digits=20, decimal_places=8)
+    avg_confidence = models.FloatField(null=True, blank=True, help_text="Over calls that reported a confidence.")
+    avg_execution_time_ms = models.FloatField()
+    p95_execution_time_ms = models.FloatField(help_text="95th percentile, linear interpolation.")
+    rolled_up_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "prompt performance (daily)"
+        verbose_name_plural = "prompt performance (daily)"
+        constraints = [
+            models.UniqueConstraint(fields=["prompt_version", "date"], name="metrics_ppd_version_date_unique"),
+        ]
+        indexes = [models.Index(fields=["date"], name="metrics_ppd_date_idx")]
+
+    def __str__(self):
+        return f"{self.prompt_version_id} on {self.date}"
+
+    @property
+    def success_rate(self):
+        return self.success_count / self.call_count if self.call_count else None
+
+    @property
+    def review_rate(self):
+        return self.review_count / self.call_count if self.call_count else None
+
+    @property
+    def cost_per_call_usd(self):
+        return self.total_cost_usd / self.call_count if self.call_count else None
+
+
+class MetricType(models.TextChoices):
+    QUEUE_DEPTH = "queue_depth", "Queue depth"
+    PROCESSING_TIME_MS = "processing_time_ms", "Processing time (ms)"
+    ERROR_COUNT = "error_count", "Error count"
+    TOKEN_USAGE = "token_usage", "Token usage"
+    CONFIDENCE_SCORE = "confidence_score", "Confidence score"
+
+
+def canonical_labels_key(labels):
+    """The grouping key of a labels dict: sorted `k=v` pairs joined by commas, e.g. `model=x,operation=y`."""
+    return ",".join(f"{key}={labels[key]}" for key in sorted(labels or {}))
+
+
+class OperationalMetrics(models.Model):
+    """One operational sample (queue depth, stage duration, an error, tokens, a confidence). Raw, 30 days."""
+
+    Type = MetricType
+
+    metric_type = models.CharField(max_length=30, choices=MetricType.choices)
+    value = models.FloatField()
+    labels = models.JSONField(default=dict, blank=True)
+    labels_key = models.CharField(
+        max_length=255, blank=True, editable=False, help_text="Canonical form of labels; the rollup groups by it."
+    )
+    email = models.ForeignKey(
+        IncomingEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="operational_metrics"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "operational metric"
+        verbose_name_plural = "operational metrics (raw)"
+        indexes = [
+            models.Index(fields=["metric_type", "recorded_at"], name="metrics_om_type_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.metric_type}{{{self.labels_key}}} = {self.value:g}"
+
+    def save(self, *args, **kwargs):
+        # Derived on every save so the rollup's GROUP BY never disagrees with the labels.
+        self.labels_key = canonical_labels_key(self.labels)
+        super().save(*args, **kwargs)
+
+
+class OperationalMetricsDaily(models.Model):
+    """Per (metric type, local day, labels) rollup of OperationalMetrics. Kept forever."""
+
+    metric_type = models.CharField(max_length=30, choices=MetricType.choices)
+    date = models.DateField(help_text="Local calendar day (TIME_ZONE).")
+    labels_key = models.CharField(max_length=255, blank=True)
+    sample_count = models.PositiveIntegerField()
+    sum_value = models.FloatField()
+    avg_value = models.FloatField()
+    min_value = models.FloatField()
+    max_value = models.FloatField()
+    p95_value = models.FloatField(help_text="95th percentile, linear interpolation.")
+    rolled_up_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "operational metric (daily)"
+        verbose_name_plural = "operational metrics (daily)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric_type", "date", "labels_key"], name="metrics_omd_type_date_labels_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["date"], name="metrics_omd_date_idx")]
+
+    def __str__(self):
+        return f"{self.metric_type}{{{self.labels_key}}} on {self.date}"
+
+
+class RollupDay(models.Model):
+    """Ledger: a local day of one raw table is rolled up (and later, its raw rows cleaned).
+
+    Retention deletes raw rows only for days listed here, so a day that was never rolled up
+    (the worker was down) keeps its raw rows until the catch-up has rolled it up.
+    """
+
+    class Kind(models.TextChoices):
+        PROMPT = "prompt", "Prompt performance"
+        OPERATIONAL = "operational", "Operational"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    day = models.DateField()
+    rolled_up_at = models.DateTimeField(help_text="When the day was last aggregated.")
+    source_rows = models.PositiveIntegerField(help_text="Raw rows the last aggregation read.")
+    source_max_id = models.BigIntegerField(
+        null=True, blank=True, help_text="Highest raw id the last aggregation read; cleanup deletes none above it."
+    )
+    deleted_rows = models.PositiveIntegerField(default=0, help_text="Raw rows of the day deleted so far.")
+    cleaned_at = models.DateTimeField(null=True, blank=True, help_text="When its raw rows were all deleted.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "day"], name="metrics_rollupday_kind_day_unique")]
+
+    def __str__(self):
+        return f"{self.kind} {self.day}"
+
+    @property
+    def is_final(self):
+        """Once cleanup has deleted any raw row of the day, its daily rows can no longer be recomputed."""
+        return self.cleaned_at is not None or self.deleted_rows > 0
+
+    def was_complete_when_rolled_up(self):
+        """False when the rollup ran before the day was over (e.g. a manual run for today)."""
+        return self.rolled_up_at >= day_bounds(self.day)[1]

@@ -19,6 +19,11 @@ class RenderedPrompt:
     user: str
 
 
+class PromptTemplateManager(models.Manager):
+    def get_by_natural_key(self, task_type, name, version):
+        return self.get(task_type=task_type, name=name, version=version)
+
+
 class PromptTemplate(models.Model):
     """One immutable version of a prompt; `(task_type, name)` identifies the prompt."""
 
@@ -56,6 +61,8 @@ class PromptTemplate(models.Model):
         default=list, editable=False, help_text="Variables the templates expect, found when saved."
     )
 
+    objects = PromptTemplateManager()
+
     class Meta:
         ordering = ["task_type", "name", "-version"]
         constraints = [
@@ -85,6 +92,10 @@ class PromptTemplate(models.Model):
             | set(rendering.template_variables(self.user_prompt_template))
         )
         super().save(*args, **kwargs)
+
+    def natural_key(self):
+        # Fixtures refer to versions as (task_type, name, version), so they load beside the seeded v1s.
+        return (self.task_type, self.name, self.version)
 
     @property
     def key(self):

@@ -1,0 +1,211 @@
+"""The one Anthropic client, and one call of a prompt version with it.
+
+`build_client()` is the only place a client is made from settings; `call_prompt()` sends one
+prompt version (its model, max_tokens, temperature, system prompt and output schema) with an
+optional PDF or image, and turns the answer into a CallResult. Transient API errors (408, 409,
+429, 5xx, 529, timeouts) are retried with backoff by the SDK itself (ANTHROPIC_MAX_RETRIES);
+what is still failing after that raises LLMCallFailed. An answer that is not the JSON asked for
+is not an exception: it is a CallResult with `data=None` and the reason in `error`.
+"""
+
+import base64
+import json
+import re
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+import anthropic
+import jsonschema
+from django.conf import settings
+
+from extraction import pricing
+
+PDF_TYPE = "application/pdf"
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# The Messages API refuses images over 5 MB and PDFs over 32 MB; better a clear reason than a 400.
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_PDF_BYTES = 32 * 1024 * 1024
+_FENCED_JSON = re.compile(r"\A```(?:json)?\s*\n(.*)\n```\Z", re.DOTALL)
+
+_clients = {}
+
+
+class LLMNotConfigured(Exception):
+    """No API key: calls are impossible until ANTHROPIC_API_KEY is set."""
+
+
+class UnsupportedDocument(ValueError):
+    """A file that cannot be sent to the model; the message says why."""
+
+
+class LLMCallFailed(Exception):
+    """The API call failed for good (after the SDK's retries)."""
+
+    def __init__(self, reason, *, error_type, execution_time_ms):
+        super().__init__(reason)
+        self.reason = reason
+        self.error_type = error_type
+        self.execution_time_ms = execution_time_ms
+
+
+@dataclass(frozen=True)
+class Document:
+    """A PDF or image sent alongside the prompt."""
+
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One completed call: the answer, what it cost and how long it took."""
+
+    prompt: object  # the PromptTemplate version used
+    model: str
+    raw_text: str
+    data: dict | None  # the answer as JSON, only when it is valid (and matches the schema)
+    error: str  # why `data` is None; empty on success
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+    execution_time_ms: float
+
+    @property
+    def success(self):
+        return self.data is not None
+
+
+def build_client():
+    """A new Anthropic client from settings; raises LLMNotConfigured without an API key."""
+    if not settings.ANTHROPIC_API_KEY:
+        raise LLMNotConfigured(
+            "ANTHROPIC_API_KEY is not set, so no LLM call can be made; set it and reprocess the failed e-mails."
+        )
+    return anthropic.Anthropic(
+        api_key=settings.ANTHROPIC_API_KEY,
+        base_url=settings.ANTHROPIC_BASE_URL,
+        timeout=settings.ANTHROPIC_TIMEOUT_SECONDS,
+        max_retries=settings.ANTHROPIC_MAX_RETRIES,
+    )
+
+
+def get_client():
+    """The process's client for the current settings, built once so its connections are reused."""
+    key = (
+        settings.ANTHROPIC_API_KEY, settings.ANTHROPIC_BASE_URL,
+        settings.ANTHROPIC_TIMEOUT_SECONDS, settings.ANTHROPIC_MAX_RETRIES,
+    )
+    if key not in _clients:
+        _clients.clear()
+        _clients[key] = build_client()
+    return _clients[key]
+
+
+def document_refusal(content_type, size):
+    """Why a file of this type and size cannot be sent to the model, or None if it can."""
+    if content_type == PDF_TYPE:
+        if size > MAX_PDF_BYTES:
+            return f"PDFs over {MAX_PDF_BYTES // 2**20} MB are refused by the API ({size / 2**20:.1f} MB)."
+        return None
+    if content_type in IMAGE_TYPES:
+        if size > MAX_IMAGE_BYTES:
+            return f"images over {MAX_IMAGE_BYTES // 2**20} MB are refused by the API ({size / 2**20:.1f} MB)."
+        return None
+    return f"{content_type} cannot be read by the model; only PDF and JPEG/PNG/GIF/WebP images can."
+
+
+def content_block(document):
+    """The Messages API block for a PDF (document) or an image; raises UnsupportedDocument otherwise."""
+    reason = document_refusal(document.content_type, len(document.data))
+    if reason:
+        raise UnsupportedDocument(reason)
+    source = {
+        "type": "base64",
+        "media_type": document.content_type,
+        "data": base64.standard_b64encode(document.data).decode("ascii"),
+    }
+    return {"type": "document" if document.content_type == PDF_TYPE else "image", "source": source}
+
+
+def call_prompt(prompt, *, variables=None, document=None, client=None):
+    """Send one prompt version (with an optional Document) and return its CallResult.
+
+    Raises LLMCallFailed when the API fails after retries, UnsupportedDocument for a file the
+    model cannot read, prompts.errors.TemplateRenderError for a template that does not render.
+    """
+    rendered = prompt.render(variables or {})
+    content = [content_block(document)] if document is not None else []
+    content.append({"type": "text", "text": rendered.user})
+    request = {
+        "model": prompt.model_name,
+        "max_tokens": prompt.max_tokens,
+        "messages": [{"role": "user", "content": content}],
+        # The SDK's create() has no temperature parameter; the API still accepts it in the body.
+        "extra_body": {"temperature": prompt.temperature},
+    }
+    if rendered.system:
+        request["system"] = rendered.system
+    if prompt.output_schema:
+        request["output_config"] = {"format": {"type": "json_schema", "schema": prompt.output_schema}}
+    client = client or get_client()
+    started = time.perf_counter()
+    try:
+        message = client.messages.create(**request)
+    except anthropic.APIError as exc:
+        raise LLMCallFailed(
+            describe_api_error(exc), error_type=type(exc).__name__,
+            execution_time_ms=(time.perf_counter() - started) * 1000,
+        ) from exc
+    execution_time_ms = (time.perf_counter() - started) * 1000
+    raw_text = "".join(block.text for block in message.content if block.type == "text")
+    data, error = parse_answer(raw_text, schema=prompt.output_schema, stop_reason=message.stop_reason)
+    input_tokens, output_tokens = message.usage.input_tokens or 0, message.usage.output_tokens or 0
+    return CallResult(
+        prompt=prompt,
+        model=prompt.model_name,
+        raw_text=raw_text,
+        data=data,
+        error=error,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=pricing.call_cost_usd(
+            model_id=prompt.model_name, input_tokens=input_tokens, output_tokens=output_tokens
+        ),
+        execution_time_ms=execution_time_ms,
+    )
+
+
+def parse_answer(text, *, schema=None, stop_reason=None):
+    """(data, "") for a JSON object answer that matches `schema`, else (None, why not)."""
+    text = text.strip()
+    fenced = _FENCED_JSON.match(text)
+    if fenced:  # models sometimes wrap JSON in a Markdown fence when no schema forces the format
+        text = fenced.group(1)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        if stop_reason == "max_tokens":
+            return None, "the answer was cut off at max_tokens and is not complete JSON"
+        return None, f"the answer is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    if not isinstance(data, dict):
+        return None, f"the answer is JSON but not an object (got {type(data).__name__})"
+    if schema:
+        error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(data))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+            return None, f"the answer does not match the output schema at {where}: {error.message}"
+    return data, ""
+
+
+def describe_api_error(exc):
+    """A one-line, key-free description of a final API failure, for the e-mail's error field."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return f"the Anthropic API did not answer in time (timeout {settings.ANTHROPIC_TIMEOUT_SECONDS:g} s)"
+    if isinstance(exc, anthropic.APIConnectionError):
+        return f"could not connect to the Anthropic API: {exc.__cause__ or exc}"
+    if isinstance(exc, anthropic.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        detail = (body.get("error") or {}).get("message") or exc.message
+        return f"Anthropic API error {exc.status_code} ({type(exc).__name__}): {detail}"
+    return f"Anthropic API error ({type(exc).__name__}): {exc}"

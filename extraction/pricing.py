@@ -1,0 +1,28 @@
+"""What an LLM call cost, exactly, from its token counts and the operator-maintained price table."""
+
+import logging
+from decimal import Decimal
+
+from django.utils import timezone
+
+from extraction.models import ModelPrice
+
+logger = logging.getLogger(__name__)
+
+MILLION = Decimal(1_000_000)
+
+
+def price_for(model_id, *, on=None):
+    """The ModelPrice row in force for `model_id` on date `on` (today by default), or None."""
+    on = on or timezone.localdate()
+    return ModelPrice.objects.filter(model_id=model_id, valid_from__lte=on).order_by("-valid_from").first()
+
+
+def call_cost_usd(*, model_id, input_tokens, output_tokens, on=None):
+    """Exact cost in USD of one call; Decimal("0") (and a warning) when the model has no price."""
+    price = price_for(model_id, on=on)
+    if price is None:
+        # A missing price must not stop the pipeline; the warning tells the operator to add one.
+        logger.warning("No price for model %s in the model price table; cost recorded as 0.", model_id)
+        return Decimal("0")
+    return (input_tokens * price.input_usd_per_mtok + output_tokens * price.output_usd_per_mtok) / MILLION

@@ -1,0 +1,136 @@
+"""Fixtures for the extraction tests: a temporary MEDIA_ROOT, the test e-mails, and a fake Anthropic API.
+
+The fake API is the real `anthropic` client on an httpx2.MockTransport: the SDK's own request
+building, response parsing and retries run; only the network is replaced.
+"""
+
+import json
+from pathlib import Path
+
+import anthropic
+import httpx2
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+BODY_ANSWER = {
+    "creditor_name": "Creditreform Inkasso Süd GmbH & Co. KG",
+    "creditor_reference": "INK-2026-0048815",
+    "debtor_name": "Jürgen Weiß",
+    "total_claim": "2.847,13 €",
+    "principal": "2.310,00 €",
+    "interest": "312,63 €",
+    "costs": "224,50 €",
+    "statement_date": None,
+    "accepts_plan": True,
+    "confidence": 0.93,
+}
+PDF_ANSWER = {
+    "creditor_name": "Brandt & Kollegen Rechtsanwälte",
+    "creditor_reference": "2026/118-BK",
+    "debtor_name": "Thomas Becker",
+    "total_claim": "2.219,67 EUR",
+    "principal": "1.980,00 EUR",
+    "interest": "143,27 EUR",
+    "costs": "96,40 EUR",
+    "statement_date": "05.11.2026",
+    "accepts_plan": None,
+    "confidence": 0.97,
+}
+IMAGE_ANSWER = {
+    "creditor_name": "EOS Deutscher Inkasso-Dienst GmbH",
+    "creditor_reference": "EOS-88123456",
+    "debtor_name": "Klaus Meier",
+    "total_claim": "1.312,40 €",
+    "principal": None,
+    "interest": None,
+    "costs": None,
+    "statement_date": "02.11.2026",
+    "accepts_plan": None,
+    "confidence": 0.81,
+}
+
+
+def raw_email(name):
+    return (DATA / name).read_bytes()
+
+
+def message_body(text, *, input_tokens=1200, output_tokens=85, model="claude-sonnet-4-6", stop_reason="end_turn"):
+    """A Messages API 200 body with one text block."""
+    return {
+        "id": "msg_01TestAnswer",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+    }
+
+
+def error_response(status, error_type, message):
+    # retry-after-ms makes the SDK's retries instant instead of backing off for seconds.
+    body = {"type": "error", "error": {"type": error_type, "message": message}}
+    return httpx2.Response(status, headers={"retry-after-ms": "1"}, json=body)
+
+
+class FakeAnthropicAPI:
+    """Answers like the Messages API: per kind of request (classify/body/pdf/image) a canned answer.
+
+    An answer is a dict (sent as JSON text), a string (sent as is) or a callable returning an
+    httpx2.Response (e.g. an error). `script` holds responses (or exceptions to raise) served
+    first, in order, to any request.
+    """
+
+    def __init__(self):
+        self.requests = []
+        self.script = []
+        self.answers = {
+            "classify": {"intent": "debt_statement", "confidence": 0.95},
+            "body": BODY_ANSWER,
+            "pdf": PDF_ANSWER,
+            "image": IMAGE_ANSWER,
+        }
+
+    def handler(self, request):
+        payload = json.loads(request.content)
+        self.requests.append(payload)
+        if self.script:
+            item = self.script.pop(0)
+            if isinstance(item, Exception):
+                raise item
+            return item
+        answer = self.answers[self.kind(payload)]
+        if callable(answer):
+            return answer()
+        text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
+        return httpx2.Response(200, json=message_body(text, model=payload["model"]))
+
+    @staticmethod
+    def kind(payload):
+        content = payload["messages"][0]["content"]
+        if content[0]["type"] in ("document", "image"):
+            return "pdf" if content[0]["type"] == "document" else "image"
+        return "classify" if "Klassifiziere" in content[-1]["text"] else "body"
+
+    def kinds(self):
+        return [self.kind(p) for p in self.requests]
+
+    def client(self, *, max_retries=2):
+        return anthropic.Anthropic(
+            api_key="sk-ant-test-key",
+            max_retries=max_retries,
+            http_client=httpx2.Client(transport=httpx2.MockTransport(self.handler)),
+        )
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def api():
+    return FakeAnthropicAPI()

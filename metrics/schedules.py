@@ -1,0 +1,55 @@
+"""The django-q2 schedules of the metrics app, registered (idempotently) after every `migrate`.
+
+Cron strings are evaluated by django-q2 in settings.TIME_ZONE (Europe/Berlin), so "0 1 * * *"
+is 01:00 Berlin time in winter and summer alike.
+"""
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django_q.models import Schedule
+
+SCHEDULES = [
+    {
+        "name": "metrics: nightly prompt rollup, catch-up and cleanup",
+        "func": "metrics.tasks.nightly_prompt_metrics",
+        "schedule_type": Schedule.CRON,
+        "cron": "0 1 * * *",
+    },
+    {
+        "name": "metrics: nightly operational rollup, catch-up and cleanup",
+        "func": "metrics.tasks.nightly_operational_metrics",
+        "schedule_type": Schedule.CRON,
+        "cron": "30 1 * * *",
+    },
+    {
+        "name": "metrics: sample queue depth",
+        "func": "metrics.tasks.sample_queue_depth",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+    },
+]
+
+
+def register_schedules(using=DEFAULT_DB_ALIAS, **kwargs):
+    """post_migrate receiver: create or update each schedule by name, exactly one row per name."""
+    if Schedule._meta.db_table not in connections[using].introspection.table_names():
+        return  # django_q is migrated to zero; nothing to register into
+    schedules = Schedule.objects.db_manager(using)
+    for spec in SCHEDULES:
+        defaults = {"cron": None, "minutes": None, "repeats": -1, **spec}
+        name = defaults.pop("name")
+        existing = schedules.filter(name=name).order_by("pk")
+        # Schedule.name is not unique; remove duplicates a manual edit may have left behind.
+        for duplicate in existing[1:]:
+            duplicate.delete()
+        schedule = existing.first()
+        if schedule is None:
+            schedules.create(name=name, **defaults)
+            continue
+        changed = any(getattr(schedule, key) != value for key, value in defaults.items())
+        if changed:
+            for key, value in defaults.items():
+                setattr(schedule, key, value)
+            # Schedule.save() only computes next_run for new rows; a changed cron needs it recomputed.
+            if schedule.schedule_type == Schedule.CRON:
+                schedule.next_run = schedule.calculate_next_run()
+            schedule.save(using=using)

@@ -1,0 +1,138 @@
+"""Reads: the per-day aggregate queries the rollups upsert, and which days need rolling up or cleaning."""
+
+from datetime import timedelta
+
+from django.db.models import Avg, Count, Max, Min, Q, Sum
+
+from metrics.aggregates import ExactDecimalSum, Percentile
+from metrics.days import day_bounds, days_between, local_day
+from metrics.models import OperationalMetrics, PromptPerformanceDaily, PromptPerformanceMetrics, RollupDay
+
+P95 = 0.95
+
+RAW_MODELS = {
+    RollupDay.Kind.PROMPT: PromptPerformanceMetrics,
+    RollupDay.Kind.OPERATIONAL: OperationalMetrics,
+}
+
+
+def raw_rows_of_day(*, kind, day):
+    """Raw rows of one local day: a range on the indexed timestamp, never date(recorded_at)."""
+    start, end = day_bounds(day)
+    return RAW_MODELS[kind].objects.filter(recorded_at__gte=start, recorded_at__lt=end)
+
+
+def prompt_day_aggregates(*, day):
+    """One dict per prompt version with the day's totals, computed by the database in one grouped query."""
+    return (
+        raw_rows_of_day(kind=RollupDay.Kind.PROMPT, day=day)
+        .values("prompt_version")
+        .annotate(
+            call_count=Count("pk"),
+            success_count=Count("pk", filter=Q(success=True)),
+            review_count=Count("pk", filter=Q(needs_review=True)),
+            total_input_tokens=Sum("input_tokens"),
+            total_output_tokens=Sum("output_tokens"),
+            total_cost_usd=ExactDecimalSum("cost_usd", decimal_places=8),
+            avg_confidence=Avg("confidence"),
+            avg_execution_time_ms=Avg("execution_time_ms"),
+            p95_execution_time_ms=Percentile("execution_time_ms", P95),
+            max_id=Max("pk"),
+        )
+        .order_by("prompt_version")
+    )
+
+
+def operational_day_aggregates(*, day):
+    """One dict per (metric_type, labels_key) with count, sum, avg, min, max and p95 of the day's values."""
+    return (
+        raw_rows_of_day(kind=RollupDay.Kind.OPERATIONAL, day=day)
+        .values("metric_type", "labels_key")
+        .annotate(
+            sample_count=Count("pk"),
+            sum_value=Sum("value"),
+            avg_value=Avg("value"),
+            min_value=Min("value"),
+            max_value=Max("value"),
+            p95_value=Percentile("value", P95),
+            max_id=Max("pk"),
+        )
+        .order_by("metric_type", "labels_key")
+    )
+
+
+def first_raw_day(*, kind):
+    """The local day of the oldest raw row (None when the table is empty); uses the timestamp index."""
+    oldest = RAW_MODELS[kind].objects.aggregate(oldest=Min("recorded_at"))["oldest"]
+    return local_day(oldest) if oldest else None
+
+
+def days_needing_rollup(*, kind, today, reaggregate_days):
+    """Days up to yesterday to (re)aggregate: every day never completely rolled up since the oldest raw
+    row (however long the worker was down), plus the last `reaggregate_days` days for late rows."""
+    first = first_raw_day(kind=kind)
+    yesterday = today - timedelta(days=1)
+    if first is None or first > yesterday:
+        return []
+    ledger = {entry.day: entry for entry in RollupDay.objects.filter(kind=kind, day__gte=first, day__lte=yesterday)}
+    recent_start = yesterday - timedelta(days=reaggregate_days - 1)
+    needed = []
+    for day in days_between(first, yesterday):
+        entry = ledger.get(day)
+        if entry is None:
+            needed.append(day)
+        elif not entry.is_final and (day >= recent_start or not entry.was_complete_when_rolled_up()):
+            needed.append(day)
+    return needed
+
+
+def expired_days(*, kind, now, retention_days):
+    """Rolled-up days whose raw rows are all older than the retention and not yet cleaned, oldest first.
+
+    Days without a ledger entry are never returned: their raw rows wait for the catch-up.
+    """
+    last_expired = local_day(now - timedelta(days=retention_days)) - timedelta(days=1)
+    return RollupDay.objects.filter(kind=kind, day__lte=last_expired, cleaned_at__isnull=True).order_by("day")
+
+
+def cleanable_rows(*, entry):
+    """Raw rows of a ledger day that its rollup covers (ids up to the highest one it read)."""
+    rows = raw_rows_of_day(kind=entry.kind, day=entry.day)
+    if entry.source_max_id is None:
+        return rows.none()
+    return rows.filter(pk__lte=entry.source_max_id)
+
+
+def has_rows_after_rollup(*, entry):
+    """True when raw rows arrived for the day after it was rolled up (they have higher ids)."""
+    rows = raw_rows_of_day(kind=entry.kind, day=entry.day)
+    if entry.source_max_id is not None:
+        rows = rows.filter(pk__gt=entry.source_max_id)
+    return rows.exists()
+
+
+def prompt_performance_series(*, task_type, name, first_day=None, last_day=None):
+    """Daily figures of every version of one prompt, for charts comparing versions over time.
+
+    Returns {version number: [{"date", "calls", "success_rate", "cost_per_call_usd", "p95_ms",
+    "avg_confidence", "review_rate"}, ...]} ordered by date.
+    """
+    rows = PromptPerformanceDaily.objects.filter(
+        prompt_version__task_type=task_type, prompt_version__name=name
+    ).select_related("prompt_version").order_by("prompt_version__version", "date")
+    if first_day:
+        rows = rows.filter(date__gte=first_day)
+    if last_day:
+        rows = rows.filter(date__lte=last_day)
+    series = {}
+    for row in rows:
+        series.setdefault(row.prompt_version.version, []).append({
+            "date": row.date,
+            "calls": row.call_count,
+            "success_rate": row.success_rate,
+            "cost_per_call_usd": row.cost_per_call_usd,
+            "p95_ms": row.p95_execution_time_ms,
+            "avg_confidence": row.avg_confidence,
+            "review_rate": row.review_rate,
+        })
+    return series
