@@ -1,5 +1,6 @@
 """Writes: daily rollups (upserts), the catch-up after an outage, raw-row retention, queue-depth sampling."""
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -141,13 +142,17 @@ def cleanup_raw_day(*, entry, batch_size=None):
     """
     batch_size = batch_size or settings.METRICS_CLEANUP_BATCH_SIZE
     if entry.deleted_rows == 0 and selectors.has_rows_after_rollup(entry=entry):
-        rollup_day(kind=entry.kind, day=entry.day)
-        entry.refresh_from_db()
+        # Another worker may have started cleaning the day meanwhile; then its rollup is final.
+        with contextlib.suppress(DayAlreadyCleaned):
+            rollup_day(kind=entry.kind, day=entry.day)
     model = selectors.RAW_MODELS[entry.kind]
     deleted_total = 0
     while True:
         with transaction.atomic():
-            RollupDay.objects.select_for_update().filter(pk=entry.pk).first()
+            # Re-read under lock: a concurrent rollup or cleanup of the day may have changed it.
+            entry = RollupDay.objects.select_for_update().get(pk=entry.pk)
+            if entry.cleaned_at is not None:
+                return deleted_total
             # DELETE ... WHERE id IN (SELECT id ... LIMIT n): one statement, no ids through Python.
             batch = selectors.cleanable_rows(entry=entry).order_by().values("pk")[:batch_size]
             deleted, _ = model.objects.filter(pk__in=batch).delete()
