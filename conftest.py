@@ -38,14 +38,28 @@ def _fresh_active_prompt_cache():
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, headless, driven by Playwright (Playwright's own browser download is unavailable)."""
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls in the tests are still sync.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # With that loop running, Django hands this thread a new set of connection objects (asgiref's Local
+    # goes context-local). If the test database was set up before (any database test ran first), its
+    # serialized copy stays on the old ones, and serialized_rollback silently restores nothing: the
+    # seeded prompts would be gone after the first browser test. Carry the copy over.
+    serialized = {
+        alias: connections[alias]._test_serialized_contents
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
     with sync_playwright() as playwright:
+        for alias, contents in serialized.items():
+            connections[alias]._test_serialized_contents = contents
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+        # Close the connections opened while the loop ran, so the test database can be dropped afterwards.
+        connections.close_all()
 
 
 @pytest.fixture

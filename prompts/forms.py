@@ -46,6 +46,16 @@ class VersionContentForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"class": "vLargeTextField", "rows": 3}),
         }
 
+    def _clean_prompt_text(self, field):
+        # Browsers submit textareas with CRLF line endings; store prompts with the LF they are sent with.
+        return self.cleaned_data[field].replace("\r\n", "\n")
+
+    def clean_system_prompt(self):
+        return self._clean_prompt_text("system_prompt")
+
+    def clean_user_prompt_template(self):
+        return self._clean_prompt_text("user_prompt_template")
+
 
 class PromptTemplateAddForm(VersionContentForm):
     """The admin's add form: a prompt key plus the content of its first (or next) version."""

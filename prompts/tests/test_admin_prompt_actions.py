@@ -268,3 +268,18 @@ def test_an_activator_without_create_permission_cannot_open_the_new_version_page
 def test_an_unknown_version_id_is_404_for_an_operator(operator):
     assert operator.get(reverse("admin:prompts_prompttemplate_new_version", args=[999999])).status_code == 404
     assert operator.post(reverse("admin:prompts_prompttemplate_activate", args=[999999])).status_code == 404
+
+
+def test_a_new_version_from_the_form_is_stored_with_plain_newlines(client, operator):
+    v1 = PromptTemplate.objects.get(name="email_intent", version=1)
+    response = client.post(
+        url("new_version", v1),
+        {
+            "system_prompt": "", "user_prompt_template": "Zeile 1\r\nBetreff: {{ subject }}",
+            "model_name": v1.model_name, "temperature": "0", "max_tokens": "100", "output_schema": "",
+            "description": "Windows-Zeilenenden",
+        },
+    )
+    assert response.status_code == 302
+    v2 = PromptTemplate.objects.get(name="email_intent", version=2)
+    assert v2.user_prompt_template == "Zeile 1\nBetreff: {{ subject }}"
