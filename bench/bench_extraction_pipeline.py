@@ -37,9 +37,9 @@ def main():
     from django.test import override_settings
 
     from extraction import llm, tasks
+    from extraction.fake_api import FakeAnthropicServer
     from extraction.models import ExtractionResult, IncomingEmail
     from extraction.services import ingest_message
-    from extraction.tests.fake_server import FakeAnthropicServer
     from metrics.models import OperationalMetrics, PromptPerformanceMetrics
 
     # One INFO line per queued task and per HTTP request would drown the figures.

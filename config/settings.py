@@ -5,6 +5,7 @@ The defaults make `bin/start` work on a fresh machine (SQLite, ORM broker, DEBUG
 production sets DATABASE_URL, SECRET_KEY, DEBUG=False, ALLOWED_HOSTS and usually Q_REDIS_URL.
 """
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -41,7 +42,8 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The stock admin with the operators' site (performance and operations pages, index overview).
+    "dashboard.apps.OperatorsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -51,6 +53,7 @@ INSTALLED_APPS = [
     "prompts",
     "metrics",
     "extraction",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -86,15 +89,27 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 # Database -------------------------------------------------------------------------------------
 
+def _without_password(url):
+    """`url` with the password of its user:password@ part masked, for error messages."""
+    before, at, host = url.rpartition("@")
+    if not at:
+        return url
+    scheme, slashes, userinfo = before.rpartition("//")
+    return f"{scheme}{slashes}{userinfo.split(':', 1)[0]}:***@{host}"
+
+
 def _database_from_env():
     raw = env.str("DATABASE_URL", default="sqlite:///" + str(BASE_DIR / "db.sqlite3"))
     # django-environ turns an empty or schemeless URL into a bare KeyError('ENGINE'); say what is wrong.
     try:
-        database = env.db_url_config(raw)
+        with warnings.catch_warnings():
+            # django-environ's own warning prints the whole parsed URL, password included.
+            warnings.filterwarnings("ignore", message="Engine not recognized")
+            database = env.db_url_config(raw)
         database["ENGINE"]
     except (KeyError, ValueError) as exc:
         raise ImproperlyConfigured(
-            f"DATABASE_URL is not a usable database URL ({raw!r}). Use e.g. "
+            f"DATABASE_URL is not a usable database URL ({_without_password(raw)!r}). Use e.g. "
             "sqlite:///db.sqlite3 or postgres://user:password@host:5432/name, or unset it "
             "for the SQLite default."
         ) from exc

@@ -27,6 +27,7 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_PDF_BYTES = 32 * 1024 * 1024
 _FENCED_JSON = re.compile(r"\A```(?:json)?\s*\n(.*)\n```\Z", re.DOTALL)
+_KEY_LIKE = re.compile(r"sk-ant-[A-Za-z0-9_-]+")
 
 _clients = {}
 
@@ -157,6 +158,12 @@ def call_prompt(prompt, *, variables=None, document=None, client=None):
             describe_api_error(exc), error_type=type(exc).__name__,
             execution_time_ms=(time.perf_counter() - started) * 1000,
         ) from exc
+    except ValueError as exc:
+        # A 200 whose body is not JSON (a proxy's error page): the SDK's parser raises a bare JSONDecodeError.
+        raise _not_a_message(f"not JSON: {exc}", started) from exc
+    if not isinstance(message, anthropic.types.Message):
+        # The same with a non-JSON content type: the SDK hands back the body as a string.
+        raise _not_a_message(f"{type(message).__name__} {str(message)[:80]!r}", started)
     execution_time_ms = (time.perf_counter() - started) * 1000
     raw_text = "".join(block.text for block in message.content if block.type == "text")
     data, error = parse_answer(raw_text, schema=prompt.output_schema, stop_reason=message.stop_reason)
@@ -173,6 +180,13 @@ def call_prompt(prompt, *, variables=None, document=None, client=None):
             model_id=prompt.model_name, input_tokens=input_tokens, output_tokens=output_tokens
         ),
         execution_time_ms=execution_time_ms,
+    )
+
+
+def _not_a_message(detail, started):
+    return LLMCallFailed(
+        redact_api_key(f"the Anthropic API answered with a body that is not a Messages API response ({detail})"),
+        error_type="InvalidResponseBody", execution_time_ms=(time.perf_counter() - started) * 1000,
     )
 
 
@@ -200,6 +214,17 @@ def parse_answer(text, *, schema=None, stop_reason=None):
 
 def describe_api_error(exc):
     """A one-line, key-free description of a final API failure, for the e-mail's error field."""
+    return redact_api_key(_api_error_text(exc))
+
+
+def redact_api_key(text):
+    """`text` without the API key, or anything shaped like one: error bodies (from a gateway, say) may quote it."""
+    if settings.ANTHROPIC_API_KEY:
+        text = text.replace(settings.ANTHROPIC_API_KEY, "[redacted]")
+    return _KEY_LIKE.sub("[redacted]", text)
+
+
+def _api_error_text(exc):
     if isinstance(exc, anthropic.APITimeoutError):
         return f"the Anthropic API did not answer in time (timeout {settings.ANTHROPIC_TIMEOUT_SECONDS:g} s)"
     if isinstance(exc, anthropic.APIConnectionError):

@@ -5,6 +5,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+class IncomingEmailManager(models.Manager):
+    def get_by_natural_key(self, message_id):
+        return self.get(message_id=message_id)
+
+
 class IncomingEmail(models.Model):
     """One creditor e-mail, from ingestion through classification and extraction."""
 
@@ -40,6 +45,8 @@ class IncomingEmail(models.Model):
         null=True, blank=True, help_text="When the current or last processing run claimed the e-mail."
     )
 
+    objects = IncomingEmailManager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -48,6 +55,10 @@ class IncomingEmail(models.Model):
 
     def __str__(self):
         return f"{self.sender}: {self.subject[:60]}"
+
+    def natural_key(self):
+        # Fixtures (the demo) refer to e-mails by Message-ID, so they load beside existing rows.
+        return (self.message_id,)
 
 
 def attachment_path(instance, filename):

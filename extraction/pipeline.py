@@ -9,6 +9,10 @@ the ones it no longer produces, so an e-mail always has one result set.
 import logging
 import time
 
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django_q.exceptions import TimeoutException
+
 from extraction import llm, selectors, services
 from extraction.models import ExtractionResult
 from prompts.errors import NoActivePrompt, TemplateRenderError
@@ -46,6 +50,21 @@ def process_email(email_id, *, client=None):
             prompt_version=run.prompt if isinstance(exc, llm.LLMCallFailed) else None,
             execution_time_ms=getattr(exc, "execution_time_ms", None),
         )
+    except TimeoutException:
+        # The worker's time limit (a SystemExit, so not caught below): the task is acknowledged as
+        # failed and never handed out again, so the e-mail must not stay "processing".
+        services.email_fail(
+            email=email, stage=run.stage, error_type="TaskTimeout",
+            reason=f"{run.stage}: processing took longer than the worker's limit (Q_TIMEOUT = "
+                   f"{settings.Q_CLUSTER.get('timeout')} s)",
+        )
+        raise
+    except (OperationalError, InterfaceError):
+        # The database went away (a restart, a failover): recording a failure would fail as well, and
+        # the e-mail is not at fault. It stays "processing" until the broker hands the task out again
+        # or the recovery schedule re-queues it (services.emails_recover_stranded).
+        logger.warning("E-mail %s: database unavailable at %s; it will be processed again", email_id, run.stage)
+        raise
     except Exception as exc:
         logger.exception("E-mail %s: unexpected error at %s", email_id, run.stage)
         services.email_fail(

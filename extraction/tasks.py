@@ -1,9 +1,14 @@
 """django-q2 entry points of the extraction app (thin: the work is in extraction.pipeline)."""
 
-from extraction import pipeline
+from extraction import pipeline, services
 
 
 def process_email(email_id, *, client=None):
     """Classify and extract one e-mail; returns its final status, or None if it was not waiting."""
     email = pipeline.process_email(email_id, client=client)
     return email.status if email is not None else None
+
+
+def recover_stranded_emails():
+    """Every few minutes: re-queue e-mails whose task was lost with a killed worker."""
+    return services.emails_recover_stranded()

@@ -1,4 +1,4 @@
-"""The django-q2 schedules of the metrics app, registered (idempotently) after every `migrate`.
+"""The product's django-q2 schedules, registered (idempotently) after every `migrate`.
 
 Cron strings are evaluated by django-q2 in settings.TIME_ZONE (Europe/Berlin), so "0 1 * * *"
 is 01:00 Berlin time in winter and summer alike.
@@ -25,6 +25,13 @@ SCHEDULES = [
         "func": "metrics.tasks.sample_queue_depth",
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
+    },
+    {
+        # The Redis broker forgets tasks a killed worker had fetched; this finds their e-mails.
+        "name": "extraction: re-queue e-mails stranded by a killed worker",
+        "func": "extraction.tasks.recover_stranded_emails",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
     },
 ]
 

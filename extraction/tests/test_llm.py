@@ -9,8 +9,8 @@ import httpx2
 import pytest
 
 from extraction import llm
+from extraction.fake_api import FakeAnthropicServer
 from extraction.tests.conftest import BODY_ANSWER, error_response, message_body
-from extraction.tests.fake_server import FakeAnthropicServer
 from prompts.selectors import get_active_prompt
 
 pytestmark = pytest.mark.django_db

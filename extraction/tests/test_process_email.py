@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 
 from extraction import services, tasks
+from extraction.fake_api import FakeAnthropicServer
 from extraction.models import ExtractionResult, IncomingEmail
 from extraction.services import ingest_message
 from extraction.tests.conftest import BODY_ANSWER, PDF_ANSWER, error_response, message_body, raw_email
-from extraction.tests.fake_server import FakeAnthropicServer
 from metrics.models import MetricType, OperationalMetrics, PromptPerformanceMetrics
 
 pytestmark = pytest.mark.django_db
@@ -304,7 +304,7 @@ def test_an_attachment_too_big_to_store_sends_the_email_to_review(api, settings)
     assert "Forderungsaufstellung_2026-118-BK.pdf not analysed: Not stored" in email.review_reason
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_of_two_workers_claiming_one_email_at_the_same_moment_only_one_gets_it(monkeypatch):
     monkeypatch.setattr(services, "async_task", lambda *args: None)  # committed for real: don't run it
     email = ingest_message(raw_email("acceptance_utf8_qp.eml"))

@@ -1,0 +1,252 @@
+"""Who may do what in the admin: every page, custom page and action, for every kind of operator.
+
+Roles: staff without permissions, view-only staff (every view permission), a prompt editor (view +
+prompts.create_version), an activator (view + prompts.activate_version) and a superuser. Pages are
+checked by HTTP status; writes by their effect on the database, since a refused admin action
+answers like an accepted one (a redirect back to the list).
+"""
+
+import datetime
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.models import Permission, User
+from django.urls import NoReverseMatch, reverse
+
+from extraction.models import IncomingEmail, ModelPrice
+from extraction.services import ingest_message
+from extraction.tests.conftest import raw_email
+from prompts.models import PromptActivation, PromptTemplate
+from prompts.selectors import get_active_prompt
+from prompts.services import prompt_activate
+from prompts.tests.factories import make_version
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("nobody", "viewer", "editor", "activator", "superuser")
+VIEW_PERMISSIONS = [
+    "prompts.view_prompttemplate", "prompts.view_promptactivation",
+    "extraction.view_incomingemail", "extraction.view_modelprice",
+    "metrics.view_promptperformancemetrics", "metrics.view_promptperformancedaily",
+    "metrics.view_operationalmetrics", "metrics.view_operationalmetricsdaily", "metrics.view_rollupday",
+]
+ROLE_PERMISSIONS = {
+    "nobody": [],
+    "viewer": VIEW_PERMISSIONS,
+    "editor": [*VIEW_PERMISSIONS, "prompts.create_version"],
+    "activator": [*VIEW_PERMISSIONS, "prompts.activate_version"],
+}
+
+
+@pytest.fixture
+def world(settings, tmp_path):
+    """What the pages show: the seeded prompt with an inactive v2, an e-mail with a stored PDF, a price."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    v1 = get_active_prompt("classification", "email_intent")
+    v2 = make_version(v1, user_prompt_template=v1.user_prompt_template + "\nKurz.")
+    email = ingest_message(raw_email("statement_with_pdf.eml"))
+    IncomingEmail.objects.filter(pk=email.pk).update(status=IncomingEmail.Status.FAILED, error="classify: 529")
+    price = ModelPrice.objects.create(
+        model_id="claude-test", input_usd_per_mtok=1, output_usd_per_mtok=5, valid_from=datetime.date(2026, 1, 1)
+    )
+    return {"v1": v1, "v2": v2, "email": email, "attachment": email.attachments.get(), "price": price,
+            "activation": PromptActivation.objects.first()}
+
+
+def sign_in(client, role):
+    if role == "superuser":
+        user = User.objects.create_superuser("root", password="unused")
+    else:
+        user = User.objects.create_user(role, password="unused", is_staff=True)
+        for permission in ROLE_PERMISSIONS[role]:
+            app_label, codename = permission.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    client.force_login(user)
+    return client
+
+
+def admin(name, *args):
+    return reverse(f"admin:{name}", args=args)
+
+
+def optional_page(name, *args):
+    """Pages of the operators' dashboard, tested once that app provides them."""
+    try:
+        return reverse(f"admin:{name}", args=args)
+    except NoReverseMatch:
+        return None
+
+
+def expect(nobody, viewer, editor, activator, superuser):
+    return dict(zip(ROLES, (nobody, viewer, editor, activator, superuser), strict=True))
+
+
+VIEWERS = expect(403, 200, 200, 200, 200)
+NO_ONE = expect(403, 403, 403, 403, 403)
+
+# (page, method, URL from the world, expected status per role)
+PAGES = [
+    ("prompt list", "get", lambda w: admin("prompts_prompttemplate_changelist"), VIEWERS),
+    ("prompt version (read-only)", "get", lambda w: admin("prompts_prompttemplate_change", w["v1"].pk), VIEWERS),
+    ("prompt version change post", "post", lambda w: admin("prompts_prompttemplate_change", w["v1"].pk), NO_ONE),
+    ("prompt version delete", "get", lambda w: admin("prompts_prompttemplate_delete", w["v1"].pk), NO_ONE),
+    ("prompt add page", "get", lambda w: admin("prompts_prompttemplate_add"), expect(403, 403, 200, 403, 200)),
+    ("new-version page", "get", lambda w: admin("prompts_prompttemplate_new_version", w["v1"].pk),
+     expect(403, 403, 200, 403, 200)),
+    ("activate url by get", "get", lambda w: admin("prompts_prompttemplate_activate", w["v2"].pk),
+     expect(403, 403, 403, 405, 405)),
+    ("preview", "get", lambda w: admin("prompts_prompttemplate_preview", w["v1"].pk), VIEWERS),
+    ("preview post", "post", lambda w: admin("prompts_prompttemplate_preview", w["v1"].pk), VIEWERS),
+    ("diff", "get", lambda w: admin("prompts_prompttemplate_diff", w["v2"].pk), VIEWERS),
+    ("history", "get", lambda w: admin("prompts_prompttemplate_prompt_history", "classification", "email_intent"),
+     VIEWERS),
+    ("activation list", "get", lambda w: admin("prompts_promptactivation_changelist"), VIEWERS),
+    ("activation (read-only)", "get", lambda w: admin("prompts_promptactivation_change", w["activation"].pk),
+     VIEWERS),
+    ("activation change post", "post", lambda w: admin("prompts_promptactivation_change", w["activation"].pk),
+     NO_ONE),
+    ("activation add", "get", lambda w: admin("prompts_promptactivation_add"), NO_ONE),
+    ("activation delete", "get", lambda w: admin("prompts_promptactivation_delete", w["activation"].pk), NO_ONE),
+    ("e-mail list", "get", lambda w: admin("extraction_incomingemail_changelist"), VIEWERS),
+    ("e-mail (read-only)", "get", lambda w: admin("extraction_incomingemail_change", w["email"].pk), VIEWERS),
+    ("e-mail change post", "post", lambda w: admin("extraction_incomingemail_change", w["email"].pk), NO_ONE),
+    ("e-mail add", "get", lambda w: admin("extraction_incomingemail_add"), NO_ONE),
+    ("attachment download", "get", lambda w: admin("extraction_attachment_download", w["attachment"].pk), VIEWERS),
+    ("model price list", "get", lambda w: admin("extraction_modelprice_changelist"), VIEWERS),
+    ("model price add", "get", lambda w: admin("extraction_modelprice_add"), expect(403, 403, 403, 403, 200)),
+    ("model price change post", "post", lambda w: admin("extraction_modelprice_change", w["price"].pk),
+     expect(403, 403, 403, 403, 200)),
+    *[
+        (f"{model} list", "get", lambda w, model=model: admin(f"metrics_{model}_changelist"), VIEWERS)
+        for model in ("promptperformancemetrics", "promptperformancedaily", "operationalmetrics",
+                      "operationalmetricsdaily", "rollupday")
+    ],
+    *[
+        (f"{model} add", "get", lambda w, model=model: admin(f"metrics_{model}_add"), NO_ONE)
+        for model in ("promptperformancemetrics", "promptperformancedaily", "operationalmetrics",
+                      "operationalmetricsdaily", "rollupday")
+    ],
+    ("prompt performance page", "get",
+     lambda w: optional_page("prompt_performance", "classification", "email_intent"), VIEWERS),
+    ("operations page", "get", lambda w: optional_page("operations"), VIEWERS),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("page", "method", "url", "expected"), PAGES, ids=[row[0] for row in PAGES])
+def test_each_role_gets_the_expected_answer_from_every_admin_page(client, world, role, page, method, url, expected):
+    address = url(world)
+    if address is None:
+        pytest.skip(f"{page} does not exist yet")
+    response = getattr(sign_in(client, role), method)(address, {})
+    assert response.status_code == expected[role]
+
+
+# Writes ---------------------------------------------------------------------------------------------
+
+def run_action(client, model, action, *objects):
+    return client.post(
+        admin(f"{model}_changelist"), {"action": action, ACTION_CHECKBOX_NAME: [o.pk for o in objects], "index": 0}
+    )
+
+
+def new_version_data(source, description):
+    return {
+        "description": description, "system_prompt": source.system_prompt,
+        "user_prompt_template": source.user_prompt_template + "\nNeu.", "model_name": source.model_name,
+        "temperature": "0", "max_tokens": "200", "output_schema": "",
+    }
+
+
+def add_a_prompt(client, w):
+    data = {"task_type": "validation", "name": "matrix", **new_version_data(w["v1"], "Neu")}
+    client.post(admin("prompts_prompttemplate_add"), data)
+    return PromptTemplate.objects.filter(name="matrix").exists()
+
+
+def create_a_new_version(client, w):
+    client.post(admin("prompts_prompttemplate_new_version", w["v1"].pk), new_version_data(w["v1"], "Matrix"))
+    return PromptTemplate.objects.filter(name="email_intent", description="Matrix").exists()
+
+
+def open_the_new_version_page_by_action(client, w):
+    response = run_action(client, "prompts_prompttemplate", "create_new_version", w["v1"])
+    return response.status_code == 302 and response["Location"].endswith("/new-version/")
+
+
+def activate_with_the_button(client, w):
+    client.post(admin("prompts_prompttemplate_activate", w["v2"].pk))
+    return PromptTemplate.objects.get(pk=w["v2"].pk).is_active
+
+
+def activate_by_action(client, w):
+    run_action(client, "prompts_prompttemplate", "activate", w["v2"])
+    return PromptTemplate.objects.get(pk=w["v2"].pk).is_active
+
+
+def roll_back_by_action(client, w):
+    prompt_activate(template=w["v2"], activated_by="setup")
+    run_action(client, "prompts_prompttemplate", "roll_back", w["v2"])
+    return PromptTemplate.objects.get(pk=w["v1"].pk).is_active
+
+
+def requeue_by_action(client, w):
+    run_action(client, "extraction_incomingemail", "requeue", w["email"])
+    return IncomingEmail.objects.get(pk=w["email"].pk).status == IncomingEmail.Status.QUEUED
+
+
+def add_a_model_price(client, w):
+    client.post(admin("extraction_modelprice_add"), {
+        "model_id": "claude-matrix", "input_usd_per_mtok": "1", "output_usd_per_mtok": "2", "valid_from": "2027-01-01",
+    })
+    return ModelPrice.objects.filter(model_id="claude-matrix").exists()
+
+
+def delete_a_prompt_version_by_action(client, w):
+    run_action(client, "prompts_prompttemplate", "delete_selected", w["v2"])
+    client.post(admin("prompts_prompttemplate_delete", w["v2"].pk), {"post": "yes"})
+    return not PromptTemplate.objects.filter(pk=w["v2"].pk).exists()
+
+
+def delete_an_activation(client, w):
+    client.post(admin("prompts_promptactivation_delete", w["activation"].pk), {"post": "yes"})
+    return not PromptActivation.objects.filter(pk=w["activation"].pk).exists()
+
+
+# (write, the roles for which it takes effect)
+WRITES = [
+    (add_a_prompt, {"editor", "superuser"}),
+    (create_a_new_version, {"editor", "superuser"}),
+    (open_the_new_version_page_by_action, {"editor", "superuser"}),
+    (activate_with_the_button, {"activator", "superuser"}),
+    (activate_by_action, {"activator", "superuser"}),
+    (roll_back_by_action, {"activator", "superuser"}),
+    (requeue_by_action, {"superuser"}),
+    (add_a_model_price, {"superuser"}),
+    (delete_a_prompt_version_by_action, set()),
+    (delete_an_activation, set()),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("write", "allowed"), WRITES, ids=[row[0].__name__ for row in WRITES])
+def test_each_write_takes_effect_only_for_the_roles_allowed_to_make_it(client, world, role, write, allowed):
+    assert write(sign_in(client, role), world) == (role in allowed)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_change_page_offers_only_the_buttons_the_role_may_use(client, world, role):
+    page = sign_in(client, role).get(admin("prompts_prompttemplate_change", world["v2"].pk)).content.decode()
+    new_version = admin("prompts_prompttemplate_new_version", world["v2"].pk)
+    activate = admin("prompts_prompttemplate_activate", world["v2"].pk)
+    assert (new_version in page) == (role in {"editor", "superuser"})
+    assert (activate in page) == (role in {"activator", "superuser"})
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page_from_every_page(client, world):
+    for page, method, url, _ in PAGES:
+        address = url(world)
+        if address is None:
+            continue
+        response = getattr(client, method)(address)
+        assert response.status_code == 302 and "/login/" in response["Location"], page

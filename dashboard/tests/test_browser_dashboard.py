@@ -1,0 +1,130 @@
+"""The operators' pages in a real browser (Chromium): charts drawn with Chart.js, usable on desktop and phone."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+
+from dashboard import demo
+from metrics.models import PromptPerformanceDaily
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+WIDTHS = [1280, 390]
+DEMO_RANGE = f"days=90&end={demo.END.isoformat()}"
+
+# What Chart.js holds for every chart on the page: the test reads the library's own state, not the markup.
+CHARTS_JS = """() => [...document.querySelectorAll("canvas[data-chart]")].map((canvas) => {
+    const chart = Chart.getChart(canvas);
+    return {
+        id: canvas.dataset.chart,
+        width: canvas.getBoundingClientRect().width,
+        labels: chart.data.labels.length,
+        datasets: chart.data.datasets.map((d) => ({
+            label: d.label, points: d.data.length, drawn: d.data.filter((v) => v !== null).length,
+        })),
+        markers: Object.values(chart.options.plugins.annotation.annotations).map((a) => a.label.content),
+    };
+})"""
+
+
+@pytest.fixture
+def operator_page(page, live_server, django_user_model):
+    call_command("loaddata", "demo", verbosity=0)
+    django_user_model.objects.create_superuser("erika", password="geheim-123")
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "erika")
+    page.fill("#id_password", "geheim-123")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    page.base_url = live_server.url
+    return page
+
+
+def wait_for_charts(page, count):
+    page.wait_for_function(
+        "(count) => window.Chart && document.querySelectorAll('canvas[data-chart]').length === count"
+        " && [...document.querySelectorAll('canvas[data-chart]')].every((c) => Chart.getChart(c))",
+        arg=count,
+    )
+    return page.evaluate(CHARTS_JS)
+
+
+def days_with_figures(version):
+    first = demo.END - timedelta(days=89)
+    return PromptPerformanceDaily.objects.filter(
+        prompt_version__task_type="classification", prompt_version__name="email_intent",
+        prompt_version__version=version, date__gte=first, date__lte=demo.END,
+    ).count()
+
+
+def assert_fits(page, width):
+    # Nothing wider than the screen: wide tables scroll inside their box, not the page.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_performance_page_draws_a_point_per_day_with_figures_for_each_version(operator_page, width):
+    page = operator_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{page.base_url}/admin/performance/classification/email_intent/?{DEMO_RANGE}")
+    charts = wait_for_charts(page, 5)
+    expected = {"v1": days_with_figures(1), "v2 (active)": days_with_figures(2)}
+    assert expected["v1"] > 20 and expected["v2 (active)"] > 20
+    for chart in charts:
+        assert chart["labels"] == 90
+        assert {d["label"]: d["points"] for d in chart["datasets"]} == {"v1": 90, "v2 (active)": 90}
+        assert {d["label"]: d["drawn"] for d in chart["datasets"]} == expected, chart["id"]
+        assert chart["markers"] == ["v2 by erika"]
+        assert 0 < chart["width"] <= width
+    assert page.locator("#version-comparison tr.active-version").inner_text().startswith("v2")
+    assert_fits(page, width)
+
+
+def test_the_chart_figures_are_also_readable_as_a_table(operator_page):
+    page = operator_page
+    page.goto(f"{page.base_url}/admin/performance/classification/email_intent/?{DEMO_RANGE}")
+    wait_for_charts(page, 5)
+    figure = page.locator("#figure-success_rate")
+    figure.locator("summary").click()
+    assert figure.locator("tbody tr").first.is_visible()
+    assert figure.locator("tbody tr").first.locator("th").inner_text() == demo.END.isoformat()
+
+
+def test_an_old_demo_is_reached_from_the_empty_range_by_its_link(operator_page):
+    page = operator_page
+    page.goto(f"{page.base_url}/admin/performance/classification/email_intent/?days=7&end=2026-01-31")
+    page.get_by_role("link", name=f"show the 7 days up to {demo.END:%d.%m.%Y}").click()
+    charts = wait_for_charts(page, 5)
+    assert all(chart["labels"] == 7 for chart in charts)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_operations_page_charts_queue_processing_time_errors_and_tokens(operator_page, width):
+    page = operator_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{page.base_url}/admin/operations/?days=30&end={demo.END.isoformat()}")
+    charts = wait_for_charts(page, 4)
+    assert [chart["id"] for chart in charts] == ["queue_depth", "processing_time", "errors", "tokens"]
+    queues = {d["label"]: d["drawn"] for d in charts[0]["datasets"]}
+    assert queues == {"django_q": 30, "emails_waiting": 30}
+    assert {d["label"] for d in charts[3]["datasets"]} == {"classify", "extract_body", "extract_pdf", "extract_image"}
+    assert page.locator("#operations-totals tbody tr").count() == 30
+    assert_fits(page, width)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_admin_index_shows_active_versions_and_failed_emails_at_a_glance(operator_page, width):
+    page = operator_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{page.base_url}/admin/")
+    prompts = page.locator("#overview-prompts")
+    assert "classification.email_intent" in prompts.inner_text()
+    assert prompts.get_by_role("link", name="v2").is_visible()
+    assert_fits(page, width)
+    page.locator("#overview-failed").get_by_role("link", name="Forderungsaufstellung Auftrag 2023-1187").click()
+    page.wait_for_selector("#incomingemail_form")
+    assert "/admin/extraction/incomingemail/" in page.url
+    page.goto(f"{page.base_url}/admin/")
+    page.locator("#overview-prompts").get_by_role("link", name="Charts").first.click()
+    wait_for_charts(page, 5)
