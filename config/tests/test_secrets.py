@@ -16,10 +16,10 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from config.tests.test_settings import PRODUCTION, manage
 from extraction import llm, tasks
+from extraction.fake_api import FakeAnthropicServer
 from extraction.models import IncomingEmail
 from extraction.services import ingest_message
 from extraction.tests.conftest import raw_email
-from extraction.tests.fake_server import FakeAnthropicServer
 from metrics.models import OperationalMetrics
 
 API_KEY = "sk-ant-api03-SECRET-do-not-leak-0123456789abcdefghijklmnopqrstuvwxyz"
