@@ -2,6 +2,7 @@ import pytest
 
 from prompts.models import PromptTemplate
 from prompts.selectors import get_active_prompt
+from prompts.tests.factories import OPERATOR_PERMISSIONS, VIEW, login
 
 
 def make_prompt(*, task_type="validation", name="amount_check", version=1, is_active=False, **fields):
@@ -20,3 +21,15 @@ def make_prompt(*, task_type="validation", name="amount_check", version=1, is_ac
 def intent_v1(db):
     """The seeded, active v1 of classification.email_intent."""
     return get_active_prompt("classification", "email_intent")
+
+
+@pytest.fixture
+def operator(client):
+    """The test client logged in as staff who may view, create and activate versions."""
+    return login(client, "erika", *OPERATOR_PERMISSIONS)
+
+
+@pytest.fixture
+def viewer(client):
+    """The test client logged in as view-only staff."""
+    return login(client, "victor", VIEW)

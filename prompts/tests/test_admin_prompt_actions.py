@@ -23,16 +23,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:prompts_prompttemplate_changelist")
 
 
-@pytest.fixture
-def operator(client):
-    return login(client, "erika", *OPERATOR_PERMISSIONS)
-
-
-@pytest.fixture
-def viewer(client):
-    return login(client, "victor", VIEW)
-
-
 def url(view, template):
     return reverse(f"admin:prompts_prompttemplate_{view}", args=[template.pk])
 

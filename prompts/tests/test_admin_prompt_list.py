@@ -5,22 +5,12 @@ from django.urls import reverse
 
 from prompts.models import PromptActivation, PromptTemplate
 from prompts.services import prompt_activate
-from prompts.tests.factories import OPERATOR_PERMISSIONS, VIEW, login, make_version
+from prompts.tests.factories import make_version
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:prompts_prompttemplate_changelist")
 ADD = reverse("admin:prompts_prompttemplate_add")
-
-
-@pytest.fixture
-def operator(client):
-    return login(client, "erika", *OPERATOR_PERMISSIONS)
-
-
-@pytest.fixture
-def viewer(client):
-    return login(client, "victor", VIEW)
 
 
 def listed(response):

@@ -5,15 +5,12 @@ from django.urls import reverse
 
 from prompts.models import PromptTemplate
 from prompts.services import prompt_activate, prompt_rollback
-from prompts.tests.factories import VIEW, login, make_version
+from prompts.tests.factories import login, make_version
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def viewer(client):
-    """Everything here needs only the view permission."""
-    return login(client, "victor", VIEW)
+# Everything here needs only the view permission: the `viewer` fixture (prompts/tests/conftest.py).
 
 
 def url(view, template, **query):
