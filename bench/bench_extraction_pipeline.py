@@ -5,7 +5,6 @@ metrics rows included, on a throw-away SQLite file. The real anthropic client ma
 requests (ANTHROPIC_BASE_URL), so SDK request building and response parsing are in the figure.
 """
 
-import json
 import re
 import statistics
 import time
@@ -14,30 +13,13 @@ from bench.bench_extraction_ingest import TEMPLATES, sqlite_file_database
 
 EMAILS = 300
 WARMUP = 20
-INTENT = json.dumps({"intent": "debt_statement", "confidence": 0.95})
-FACTS = json.dumps({
-    "creditor_name": "Creditreform Inkasso Süd GmbH & Co. KG", "creditor_reference": "INK-2026-0048815",
-    "debtor_name": "Jürgen Weiß", "total_claim": "2.847,13 €", "principal": "2.310,00 €", "interest": "312,63 €",
-    "costs": "224,50 €", "statement_date": "31.10.2026", "accepts_plan": True, "confidence": 0.93,
-})
-
-
-def answer(payload):
-    text = INTENT if "Klassifiziere" in payload["messages"][0]["content"][-1]["text"] else FACTS
-    return 200, {
-        "id": "msg_bench", "type": "message", "role": "assistant", "model": payload["model"],
-        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-        "usage": {"input_tokens": 1200, "output_tokens": 90},
-    }
-
-
 def main():
     import logging
 
     from django.test import override_settings
 
     from extraction import llm, tasks
-    from extraction.fake_api import FakeAnthropicServer
+    from extraction.fake_api import FakeAnthropicServer, good_answer
     from extraction.models import ExtractionResult, IncomingEmail
     from extraction.services import ingest_message
     from metrics.models import OperationalMetrics, PromptPerformanceMetrics
@@ -46,7 +28,7 @@ def main():
     for name in ("django-q", "httpx2"):
         logging.getLogger(name).setLevel(logging.WARNING)
     template = (TEMPLATES / "acceptance_utf8_qp.eml").read_bytes()
-    with sqlite_file_database(), FakeAnthropicServer(answer) as server:
+    with sqlite_file_database(), FakeAnthropicServer(good_answer) as server:
         with override_settings(ANTHROPIC_API_KEY="bench-key", ANTHROPIC_BASE_URL=server.url):
             ids = [
                 ingest_message(re.sub(rb"Message-ID: <[^>]*>", b"Message-ID: <pipe-%d@bench>" % n, template)).pk
