@@ -11,6 +11,8 @@ import anthropic
 import httpx2
 import pytest
 
+from extraction import fake_api
+
 DATA = Path(__file__).parent / "data"
 
 BODY_ANSWER = {
@@ -55,24 +57,14 @@ def raw_email(name):
     return (DATA / name).read_bytes()
 
 
-def message_body(text, *, input_tokens=1200, output_tokens=85, model="claude-sonnet-4-6", stop_reason="end_turn"):
-    """A Messages API 200 body with one text block."""
-    return {
-        "id": "msg_01TestAnswer",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-    }
+def message_body(text, *, output_tokens=85, **fields):
+    """A Messages API 200 body with one text block (85 output tokens: the figure the cost tests expect)."""
+    return fake_api.message_body(text, output_tokens=output_tokens, **fields)
 
 
 def error_response(status, error_type, message):
     # retry-after-ms makes the SDK's retries instant instead of backing off for seconds.
-    body = {"type": "error", "error": {"type": error_type, "message": message}}
-    return httpx2.Response(status, headers={"retry-after-ms": "1"}, json=body)
+    return httpx2.Response(status, headers={"retry-after-ms": "1"}, json=fake_api.error_body(error_type, message))
 
 
 class FakeAnthropicAPI:
