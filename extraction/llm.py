@@ -43,11 +43,12 @@ class UnsupportedDocument(ValueError):
 class LLMCallFailed(Exception):
     """The API call failed for good (after the SDK's retries)."""
 
-    def __init__(self, reason, *, error_type, execution_time_ms):
+    def __init__(self, reason, *, error_type, execution_time_ms, prompt=None):
         super().__init__(reason)
         self.reason = reason
         self.error_type = error_type
         self.execution_time_ms = execution_time_ms
+        self.prompt = prompt  # the PromptTemplate version whose call failed
 
 
 @dataclass(frozen=True)
@@ -156,14 +157,14 @@ def call_prompt(prompt, *, variables=None, document=None, client=None):
     except anthropic.APIError as exc:
         raise LLMCallFailed(
             describe_api_error(exc), error_type=type(exc).__name__,
-            execution_time_ms=(time.perf_counter() - started) * 1000,
+            execution_time_ms=(time.perf_counter() - started) * 1000, prompt=prompt,
         ) from exc
     except ValueError as exc:
         # A 200 whose body is not JSON (a proxy's error page): the SDK's parser raises a bare JSONDecodeError.
-        raise _not_a_message(f"not JSON: {exc}", started) from exc
+        raise _not_a_message(f"not JSON: {exc}", started, prompt) from exc
     if not isinstance(message, anthropic.types.Message):
         # The same with a non-JSON content type: the SDK hands back the body as a string.
-        raise _not_a_message(f"{type(message).__name__} {str(message)[:80]!r}", started)
+        raise _not_a_message(f"{type(message).__name__} {str(message)[:80]!r}", started, prompt)
     execution_time_ms = (time.perf_counter() - started) * 1000
     raw_text = "".join(block.text for block in message.content if block.type == "text")
     data, error = parse_answer(raw_text, schema=prompt.output_schema, stop_reason=message.stop_reason)
@@ -183,10 +184,10 @@ def call_prompt(prompt, *, variables=None, document=None, client=None):
     )
 
 
-def _not_a_message(detail, started):
+def _not_a_message(detail, started, prompt):
     return LLMCallFailed(
         redact_api_key(f"the Anthropic API answered with a body that is not a Messages API response ({detail})"),
-        error_type="InvalidResponseBody", execution_time_ms=(time.perf_counter() - started) * 1000,
+        error_type="InvalidResponseBody", execution_time_ms=(time.perf_counter() - started) * 1000, prompt=prompt,
     )
 
 

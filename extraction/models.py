@@ -5,6 +5,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+class Intent(models.TextChoices):
+    """What kind of answer a creditor's e-mail is; the classification prompt's schema lists these values."""
+
+    DEBT_STATEMENT = "debt_statement", "Debt statement"
+    PAYMENT_PLAN = "payment_plan", "Payment plan"
+    REJECTION = "rejection", "Rejection"
+    INQUIRY = "inquiry", "Inquiry"
+    AUTO_REPLY = "auto_reply", "Auto-reply"
+    SPAM = "spam", "Spam"
+
+
+# Answers that carry facts worth extracting; the others are only classified.
+FACT_BEARING_INTENTS = frozenset({Intent.DEBT_STATEMENT, Intent.PAYMENT_PLAN, Intent.REJECTION})
+
+
 class IncomingEmailManager(models.Manager):
     def get_by_natural_key(self, message_id):
         return self.get(message_id=message_id)
@@ -31,7 +46,7 @@ class IncomingEmail(models.Model):
     body_html = models.TextField(blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
-    intent = models.CharField(max_length=40, blank=True)
+    intent = models.CharField(max_length=40, blank=True, choices=Intent.choices)
     confidence = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)

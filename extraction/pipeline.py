@@ -1,11 +1,12 @@
 """Processing of one e-mail: classify it, extract facts from its body, PDFs and images, merge.
 
 LLM calls happen outside transactions (no database lock is held while waiting for the API); each
-answer is then stored with its metrics in one transaction by extraction.services. A rerun (a
+answer is then stored with its metrics in one transaction by extraction.processing. A rerun (a
 retried task, a crashed worker, an operator's reprocess) updates the same result rows and drops
 the ones it no longer produces, so an e-mail always has one result set.
 """
 
+import contextlib
 import logging
 import time
 
@@ -13,8 +14,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django_q.exceptions import TimeoutException
 
-from extraction import llm, selectors, services
-from extraction.models import ExtractionResult
+from extraction import llm, processing, selectors
+from extraction.models import FACT_BEARING_INTENTS, ExtractionResult
 from prompts.errors import NoActivePrompt, TemplateRenderError
 from prompts.selectors import get_active_prompt
 
@@ -32,90 +33,111 @@ PROMPT_FOR_SOURCE = {
 EXPECTED_FAILURES = (llm.LLMNotConfigured, llm.LLMCallFailed, NoActivePrompt, TemplateRenderError)
 
 
+class StageFailed(Exception):
+    """A stage of a run raised; the original exception is the __cause__."""
+
+    def __init__(self, stage):
+        super().__init__(stage)
+        self.stage = stage
+
+
 def process_email(email_id, *, client=None):
     """Process one e-mail if it is waiting; returns the e-mail, or None if another run has it."""
-    email = services.email_claim(email_id=email_id)
+    email = processing.email_claim(email_id=email_id)
     if email is None:
         logger.info("E-mail %s is not waiting to be processed; skipped.", email_id)
         return None
-    started = time.perf_counter()
-    run = _Run(email=email, client=client)
     try:
-        run.client = client or llm.get_client()
-        return run.execute(started)
-    except EXPECTED_FAILURES as exc:
-        return services.email_fail(
-            email=email, reason=f"{run.stage}: {getattr(exc, 'reason', exc)}", stage=run.stage,
-            error_type=getattr(exc, "error_type", type(exc).__name__),
-            prompt_version=run.prompt if isinstance(exc, llm.LLMCallFailed) else None,
-            execution_time_ms=getattr(exc, "execution_time_ms", None),
+        return _run(email, client=client, started=time.perf_counter())
+    except StageFailed as failed:
+        stage, error = failed.stage, failed.__cause__
+    # Handled outside the except block, so an error raised again carries its own context, not the wrapper.
+    return _after_failure(email, stage=stage, error=error)
+
+
+def _after_failure(email, *, stage, error):
+    """Record why a run stopped; returns the failed e-mail, or raises `error` again when the worker must see it."""
+    if isinstance(error, EXPECTED_FAILURES):
+        return processing.email_fail(
+            email=email, reason=f"{stage}: {getattr(error, 'reason', error)}", stage=stage,
+            error_type=getattr(error, "error_type", type(error).__name__),
+            prompt_version=getattr(error, "prompt", None),
+            execution_time_ms=getattr(error, "execution_time_ms", None),
         )
-    except TimeoutException:
-        # The worker's time limit (a SystemExit, so not caught below): the task is acknowledged as
-        # failed and never handed out again, so the e-mail must not stay "processing".
-        services.email_fail(
-            email=email, stage=run.stage, error_type="TaskTimeout",
-            reason=f"{run.stage}: processing took longer than the worker's limit (Q_TIMEOUT = "
+    if isinstance(error, TimeoutException):
+        # The worker's time limit (a SystemExit): the task is acknowledged as failed and never
+        # handed out again, so the e-mail must not stay "processing".
+        processing.email_fail(
+            email=email, stage=stage, error_type="TaskTimeout",
+            reason=f"{stage}: processing took longer than the worker's limit (Q_TIMEOUT = "
                    f"{settings.Q_CLUSTER.get('timeout')} s)",
         )
-        raise
-    except (OperationalError, InterfaceError):
+    elif isinstance(error, (OperationalError, InterfaceError)):
         # The database went away (a restart, a failover): recording a failure would fail as well, and
         # the e-mail is not at fault. It stays "processing" until the broker hands the task out again
-        # or the recovery schedule re-queues it (services.emails_recover_stranded).
-        logger.warning("E-mail %s: database unavailable at %s; it will be processed again", email_id, run.stage)
-        raise
-    except Exception as exc:
-        logger.exception("E-mail %s: unexpected error at %s", email_id, run.stage)
-        services.email_fail(
-            email=email, reason=f"{run.stage}: unexpected {type(exc).__name__}: {exc}", stage=run.stage,
-            error_type=type(exc).__name__,
+        # or the recovery schedule re-queues it (extraction.recovery).
+        logger.warning("E-mail %s: database unavailable at %s; it will be processed again", email.pk, stage)
+    else:
+        logger.error("E-mail %s: unexpected error at %s", email.pk, stage, exc_info=error)
+        processing.email_fail(
+            email=email, reason=f"{stage}: unexpected {type(error).__name__}: {error}", stage=stage,
+            error_type=type(error).__name__,
         )
-        raise
+    raise error
 
 
-class _Run:
-    """One processing run; `stage` and `prompt` say where a failure happened."""
+@contextlib.contextmanager
+def _stage(name):
+    """Name the stage in which anything below raises (TimeoutException included: it is a SystemExit)."""
+    try:
+        yield
+    except (Exception, TimeoutException) as exc:
+        raise StageFailed(name) from exc
 
-    def __init__(self, *, email, client):
-        self.email = email
-        self.client = client
-        self.stage = "configuration"
-        self.prompt = None
 
-    def execute(self, started):
-        email = self.email
-        classification = self._call(
-            "classify", ("classification", "email_intent"),
-            variables={"subject": email.subject, "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS]},
+def _run(email, *, client, started):
+    with _stage("configuration"):
+        client = client or llm.get_client()
+    with _stage("classify"):
+        classification = processing.email_record_classification(
+            email=email,
+            call=_call(("classification", "email_intent"), client=client, variables={
+                "subject": email.subject, "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS],
+            }),
         )
-        problem = services.email_record_classification(email=email, call=classification)
+    if classification.problem:
+        results, reasons = [], [f"classification answer unusable: {classification.problem}"]
+    elif classification.intent in FACT_BEARING_INTENTS:
+        results, reasons = _extract(email, client=client)
+    else:
         results, reasons = [], []
-        if problem:
-            reasons.append(f"classification answer unusable: {problem}")
-        elif email.intent in services.FACT_INTENTS:
-            call = self._call(
-                "extract_body", ("extraction", "email_body"),
-                variables={"sender": email.sender, "subject": email.subject,
-                           "body": email.body_text[:EXTRACTION_BODY_CHARS]},
-            )
-            results.append(services.result_record(email=email, source=ExtractionResult.Source.BODY, call=call))
-            for attachment, source, refusal in selectors.attachments_to_analyse(email=email):
-                if refusal:
-                    reasons.append(f"{attachment.original_name} not analysed: {refusal}")
-                    continue
-                with attachment.file.open("rb") as handle:
-                    document = llm.Document(content_type=attachment.content_type, data=handle.read())
-                call = self._call(f"extract_{source}", PROMPT_FOR_SOURCE[source], document=document)
-                results.append(
-                    services.result_record(email=email, source=source, attachment=attachment, call=call)
-                )
-        return services.email_finish(
+    with _stage("finish"):
+        return processing.email_finish(
             email=email, results=results, review_reasons=reasons,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
 
-    def _call(self, stage, prompt_key, *, variables=None, document=None):
-        self.stage = stage
-        self.prompt = get_active_prompt(*prompt_key)
-        return llm.call_prompt(self.prompt, variables=variables, document=document, client=self.client)
+
+def _extract(email, *, client):
+    """(results, review reasons) of the extraction calls for the body and each readable attachment."""
+    with _stage("extract_body"):
+        call = _call(("extraction", "email_body"), client=client, variables={
+            "sender": email.sender, "subject": email.subject, "body": email.body_text[:EXTRACTION_BODY_CHARS],
+        })
+        results = [processing.result_record(email=email, source=ExtractionResult.Source.BODY, call=call)]
+    reasons = []
+    for attachment, source, refusal in selectors.attachments_to_analyse(email=email):
+        if refusal:
+            reasons.append(f"{attachment.original_name} not analysed: {refusal}")
+            continue
+        with _stage(f"extract_{source}"):
+            with attachment.file.open("rb") as handle:
+                document = llm.Document(content_type=attachment.content_type, data=handle.read())
+            call = _call(PROMPT_FOR_SOURCE[source], client=client, document=document)
+            results.append(processing.result_record(email=email, source=source, attachment=attachment, call=call))
+    return results, reasons
+
+
+def _call(prompt_key, *, client, variables=None, document=None):
+    prompt = get_active_prompt(*prompt_key)
+    return llm.call_prompt(prompt, variables=variables, document=document, client=client)

@@ -1,6 +1,6 @@
-"""django-q2 entry points of the extraction app (thin: the work is in extraction.pipeline)."""
+"""django-q2 entry points of the extraction app (thin: the work is in extraction.pipeline and .recovery)."""
 
-from extraction import pipeline, services
+from extraction import pipeline, recovery
 
 
 def process_email(email_id, *, client=None):
@@ -11,4 +11,4 @@ def process_email(email_id, *, client=None):
 
 def recover_stranded_emails():
     """Every few minutes: re-queue e-mails whose task was lost with a killed worker."""
-    return services.emails_recover_stranded()
+    return recovery.emails_recover_stranded()

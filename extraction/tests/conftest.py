@@ -11,7 +11,7 @@ import anthropic
 import httpx2
 import pytest
 
-from extraction import fake_api
+from extraction import fake_api, queueing
 
 DATA = Path(__file__).parent / "data"
 
@@ -126,3 +126,16 @@ def media_root(settings, tmp_path):
 @pytest.fixture
 def api():
     return FakeAnthropicAPI()
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The ids of the e-mails handed to django-q2 for processing, in order (the tasks are not run)."""
+    email_ids = []
+
+    def enqueue(func, email_id):
+        assert func == "extraction.tasks.process_email"
+        email_ids.append(email_id)
+
+    monkeypatch.setattr(queueing, "async_task", enqueue)
+    return email_ids

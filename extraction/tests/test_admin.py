@@ -6,20 +6,13 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from extraction import services, tasks
+from extraction import tasks
 from extraction.models import IncomingEmail, ModelPrice
 from extraction.services import ingest_message
 from extraction.tests.conftest import raw_email
 
 pytestmark = pytest.mark.django_db
 Status = IncomingEmail.Status
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    calls = []
-    monkeypatch.setattr(services, "async_task", lambda func, *args: calls.append(args[0]))
-    return calls
 
 
 @pytest.fixture

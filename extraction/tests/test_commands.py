@@ -61,18 +61,13 @@ def test_importing_the_same_files_again_skips_every_duplicate():
     assert IncomingEmail.objects.count() == 4
 
 
-def test_each_new_email_is_queued_after_its_transaction_commits(monkeypatch, django_capture_on_commit_callbacks):
-    queued = []
-    monkeypatch.setattr(services, "async_task", lambda func, email_id: queued.append((func, email_id)))
+def test_each_new_email_is_queued_after_its_transaction_commits(queued, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         ingest(DATA / "three_answers.mbox")
-    ids = IncomingEmail.objects.order_by("pk").values_list("pk", flat=True)
-    assert queued == [("extraction.tasks.process_email", pk) for pk in ids]
+    assert queued == list(IncomingEmail.objects.order_by("pk").values_list("pk", flat=True))
 
 
-def test_reprocess_emails_requeues_the_failed_ones_only(monkeypatch, django_capture_on_commit_callbacks):
-    queued = []
-    monkeypatch.setattr(services, "async_task", lambda func, email_id: queued.append(email_id))
+def test_reprocess_emails_requeues_the_failed_ones_only(queued, django_capture_on_commit_callbacks):
     failed = ingest_message(raw_email("acceptance_utf8_qp.eml"))
     done = ingest_message(raw_email("out_of_office.eml"))
     IncomingEmail.objects.filter(pk=failed.pk).update(status=Status.FAILED, error="ANTHROPIC_API_KEY is not set")

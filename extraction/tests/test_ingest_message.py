@@ -6,21 +6,12 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from extraction import services
 from extraction.ingest import MalformedMessage
 from extraction.models import EmailAttachment, IncomingEmail
-from extraction.services import email_ingest, ingest_message
+from extraction.services import ingest_message
 from extraction.tests.conftest import raw_email
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    """The e-mail ids handed to django-q2 (instead of running them)."""
-    calls = []
-    monkeypatch.setattr(services, "async_task", lambda func, *args: calls.append((func, *args)))
-    return calls
 
 
 def test_a_new_message_is_stored_with_its_text_and_queued(django_capture_on_commit_callbacks, queued):
@@ -32,7 +23,7 @@ def test_a_new_message_is_stored_with_its_text_and_queued(django_capture_on_comm
     assert email.subject.startswith("AZ INK-2026-0048815")
     assert "2.847,13 €" in email.body_text
     assert email.received_at is not None
-    assert queued == [("extraction.tasks.process_email", email.pk)]
+    assert queued == [email.pk]
 
 
 def test_the_task_is_queued_only_after_the_transaction_commits(django_capture_on_commit_callbacks, queued):
@@ -56,9 +47,9 @@ def test_a_duplicate_message_id_returns_the_existing_email_and_queues_nothing_mo
     django_capture_on_commit_callbacks, queued
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        first, created_first = email_ingest(raw=raw_email("rejection_windows1252.eml"))
-        second, created_second = email_ingest(raw=raw_email("rejection_windows1252.eml"))
-    assert (created_first, created_second) == (True, False)
+        first = ingest_message(raw_email("rejection_windows1252.eml"))
+        second = ingest_message(raw_email("rejection_windows1252.eml"))
+    assert (first.is_duplicate, second.is_duplicate) == (False, True)
     assert second.pk == first.pk
     assert IncomingEmail.objects.count() == 1
     assert len(queued) == 1

@@ -1,11 +1,13 @@
-"""The database keeps one e-mail per Message-ID and one result per (e-mail, source, attachment)."""
+"""The database keeps one e-mail per Message-ID and one result per (e-mail, source, attachment); the
+intents the code knows are the ones the classification prompt may answer."""
 
 import pytest
 from django.db import IntegrityError
 
-from extraction.models import ExtractionResult, IncomingEmail
+from extraction.models import ExtractionResult, IncomingEmail, Intent
 from extraction.services import ingest_message
 from extraction.tests.conftest import raw_email
+from prompts.models import PromptTemplate
 
 pytestmark = pytest.mark.django_db
 Source = ExtractionResult.Source
@@ -44,3 +46,8 @@ def test_results_for_different_attachments_of_one_email_may_coexist(email_with_p
     ExtractionResult.objects.create(email=email_with_pdf, source=Source.PDF, attachment=second)
     ExtractionResult.objects.create(email=email_with_pdf, source=Source.BODY)
     assert email_with_pdf.results.count() == 3
+
+
+def test_the_seeded_classification_schema_allows_exactly_the_intents_the_code_knows():
+    seeded = PromptTemplate.objects.get(task_type="classification", name="email_intent", version=1)
+    assert seeded.output_schema["properties"]["intent"]["enum"] == Intent.values

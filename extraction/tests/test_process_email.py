@@ -305,8 +305,8 @@ def test_an_attachment_too_big_to_store_sends_the_email_to_review(api, settings)
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_of_two_workers_claiming_one_email_at_the_same_moment_only_one_gets_it(monkeypatch):
-    monkeypatch.setattr(services, "async_task", lambda *args: None)  # committed for real: don't run it
+def test_of_two_workers_claiming_one_email_at_the_same_moment_only_one_gets_it(queued):
+    # The ingestion commits for real: `queued` keeps its task from running.
     email = ingest_message(raw_email("acceptance_utf8_qp.eml"))
     workers = 4
     barrier = threading.Barrier(workers)

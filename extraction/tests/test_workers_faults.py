@@ -26,7 +26,7 @@ from django_q.exceptions import TimeoutException
 from django_q.models import OrmQ, Schedule, Task
 from django_q.scheduler import scheduler
 
-from extraction import llm, services, tasks
+from extraction import llm, processing, services, tasks
 from extraction.fake_api import FakeAnthropicServer, FlakyMessagesAPI, Reply, good_answer, is_classification
 from extraction.models import ExtractionResult, IncomingEmail
 from extraction.tests.clusters import (
@@ -325,7 +325,7 @@ def test_a_lost_database_connection_leaves_the_email_processing_to_be_picked_up_
     def database_gone(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services, "email_record_classification", database_gone)
+    monkeypatch.setattr(processing, "email_record_classification", database_gone)
     email = services.ingest_message(raw_email("acceptance_utf8_qp.eml"))
     with pytest.raises(OperationalError):
         tasks.process_email(email.pk, client=api.client())

@@ -50,12 +50,12 @@ class Command(BaseCommand):
         if isinstance(raw, Exception):
             return self._error(label, f"cannot read the file: {raw}")
         try:
-            _, created = services.email_ingest(raw=raw)
+            email = services.ingest_message(raw)
         except ingest.MalformedMessage as exc:
             return self._error(label, f"not a usable e-mail: {exc}")
         except Exception as exc:  # one odd message must not stop an import of thousands
             return self._error(label, f"{type(exc).__name__}: {exc}")
-        return "new" if created else "duplicate"
+        return "duplicate" if email.is_duplicate else "new"
 
     def _error(self, label, message):
         # Clear the progress bar while the line is written, so the error stays readable.

@@ -1,0 +1,229 @@
+"""The writes of a processing run: claiming an e-mail, recording each call's answer with its
+metrics, finishing (merge and final status) and failing.
+
+Each function is one transaction. The pipeline (extraction.pipeline) makes the LLM calls outside
+any transaction and hands each CallResult to one of these, so a result and the metrics of the
+call that produced it are committed together or not at all.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from extraction import normalise
+from extraction.models import ExtractionResult, IncomingEmail, Intent
+from metrics.collector import MetricsCollector
+
+logger = logging.getLogger(__name__)
+
+Status = IncomingEmail.Status
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What a classification call said: a known intent and its confidence, or why it is unusable."""
+
+    intent: str  # an Intent value, or "" when the answer gave none that is usable
+    confidence: float | None
+    problem: str  # empty when the intent is usable
+
+
+def email_claim(*, email_id, now=None):
+    """Mark an e-mail as being processed and return it; None if it is not waiting to be processed.
+
+    One conditional UPDATE, so of two workers given the same e-mail only one gets it. A run that
+    has been "processing" longer than the worker's task timeout was killed, so it may be claimed again.
+    """
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.Q_CLUSTER.get("timeout", 300))
+    claimable = Q(status__in=(Status.RECEIVED, Status.QUEUED)) | Q(
+        status=Status.PROCESSING, processing_started_at__lt=stale_before
+    )
+    claimed = IncomingEmail.objects.filter(claimable, pk=email_id).update(
+        status=Status.PROCESSING, processing_started_at=now, attempts=F("attempts") + 1, error="", updated_at=now
+    )
+    return IncomingEmail.objects.get(pk=email_id) if claimed else None
+
+
+@transaction.atomic
+def email_record_classification(*, email, call):
+    """Store the intent from a classification call, with the call's metrics; returns the Classification."""
+    classification = _classification_of(call)
+    IncomingEmail.objects.filter(pk=email.pk).update(
+        intent=classification.intent, intent_confidence=classification.confidence, updated_at=timezone.now()
+    )
+    needs_review = bool(classification.problem) or classification.confidence < settings.REVIEW_CONFIDENCE_THRESHOLD
+    _record_call_metrics(
+        call=call, email=email, confidence=classification.confidence, needs_review=needs_review, operation="classify"
+    )
+    return classification
+
+
+def _classification_of(call):
+    if not call.success:
+        return Classification(intent="", confidence=None, problem=call.error)
+    intent, raw_confidence = call.data.get("intent"), call.data.get("confidence")
+    try:
+        confidence = normalise.parse_confidence(raw_confidence)
+    except ValueError:
+        confidence = None
+    if intent not in Intent.values or confidence is None:
+        return Classification(
+            intent="", confidence=None, problem=f"intent {intent!r} or confidence {raw_confidence!r} not usable"
+        )
+    return Classification(intent=intent, confidence=confidence, problem="")
+
+
+@transaction.atomic
+def result_record(*, email, source, attachment=None, call):
+    """Create or update the result of one source of an e-mail from a call, with the call's metrics."""
+    normalised = normalise.normalise_extraction(call.data if call.success else {})
+    confidence = normalised.fields.get("confidence")
+    needs_review = (
+        not call.success or bool(normalised.unparsed)
+        or confidence is None or confidence < settings.REVIEW_CONFIDENCE_THRESHOLD
+    )
+    defaults = {
+        "prompt_version": call.prompt,
+        "raw_response": call.raw_text,
+        "parsed": call.data,
+        "success": call.success,
+        "error": call.error,
+        "unparsed": normalised.unparsed,
+        "needs_review": needs_review,
+        **normalised.fields,
+    }
+    result, _ = ExtractionResult.objects.update_or_create(
+        email=email, source=source, attachment=attachment, defaults=defaults
+    )
+    _record_call_metrics(
+        call=call, email=email, confidence=confidence, needs_review=needs_review, operation=f"extract_{source}"
+    )
+    return result
+
+
+def _record_call_metrics(*, call, email, confidence, needs_review, operation):
+    collector = MetricsCollector()
+    collector.record_prompt_call(
+        prompt_version=call.prompt,
+        email=email,
+        input_tokens=call.input_tokens,
+        output_tokens=call.output_tokens,
+        cost_usd=call.cost_usd,
+        success=call.success,
+        confidence=confidence,
+        needs_review=needs_review,
+        execution_time_ms=call.execution_time_ms,
+    )
+    collector.record_token_usage(
+        model=call.model, operation=operation, tokens=call.input_tokens + call.output_tokens, email=email
+    )
+    collector.record_processing_time(stage=operation, duration_ms=call.execution_time_ms, email=email)
+    if confidence is not None:
+        collector.record_confidence(score=confidence, email=email)
+    if not call.success:
+        collector.record_error(stage=operation, error_type="unusable_answer", email=email)
+
+
+@transaction.atomic
+def email_finish(*, email, results, review_reasons, duration_ms):
+    """Merge a run's results, set the final status and drop results an earlier run left behind.
+
+    `results` are the ExtractionResults written by this run; `review_reasons` what already needs a
+    human (e.g. an unreadable attachment). The intent is read from the database, as the
+    classification stored it. Returns the e-mail with its final status.
+    """
+    current = IncomingEmail.objects.get(pk=email.pk)
+    threshold = settings.REVIEW_CONFIDENCE_THRESHOLD
+    reasons = [*review_reasons, *_intent_review_reasons(current, threshold)]
+    for result in results:
+        reasons.extend(_result_review_reasons(result, threshold))
+    keep = [r.pk for r in results]
+    if results:
+        merged = _merged_result_record(email=current, results=results, needs_review=bool(reasons))
+        keep.append(merged.pk)
+        if not any(r.success for r in results):
+            reasons.append("no source gave a usable answer")
+    ExtractionResult.objects.filter(email=current).exclude(pk__in=keep).delete()
+    confidences = [
+        c for c in [current.intent_confidence, *(r.confidence for r in results if r.success)] if c is not None
+    ]
+    current.confidence = min(confidences) if confidences else None
+    current.review_reason = "\n".join(reasons)
+    if reasons:
+        current.status = Status.MANUAL_REVIEW
+    else:
+        current.status = Status.EXTRACTED if results else Status.CLASSIFIED
+    current.error = ""
+    current.save(update_fields=["confidence", "review_reason", "status", "error", "updated_at"])
+    MetricsCollector().record_processing_time(stage="pipeline", duration_ms=duration_ms, email=current)
+    return current
+
+
+def _intent_review_reasons(email, threshold):
+    reasons = []
+    if email.intent_confidence is not None and email.intent_confidence < threshold:
+        reasons.append(f"intent confidence {email.intent_confidence:.2f} is below {threshold:g}")
+    if email.intent == Intent.INQUIRY:
+        reasons.append("the creditor asks a question that needs a manual answer")
+    return reasons
+
+
+def _result_review_reasons(result, threshold):
+    label = result.attachment.original_name if result.attachment_id else result.get_source_display()
+    if not result.success:
+        return [f"{label}: {result.error}"]
+    reasons = [f"{label}: could not read {name} {raw!r}" for name, raw in result.unparsed.items()]
+    if result.confidence is not None and result.confidence < threshold:
+        reasons.append(f"{label}: confidence {result.confidence:.2f} is below {threshold:g}")
+    return reasons
+
+
+def _merged_result_record(*, email, results, needs_review):
+    # Each field comes from the most confident source that has it.
+    ranked = sorted((r for r in results if r.success), key=lambda r: -(r.confidence or 0))
+    fields = {}
+    for name in normalise.MERGED_FIELDS:
+        values = [getattr(r, name) for r in ranked if getattr(r, name) not in (None, "")]
+        fields[name] = values[0] if values else ("" if name in normalise.TEXT_FIELDS else None)
+    confidences = [r.confidence for r in ranked if r.confidence is not None]
+    merged, _ = ExtractionResult.objects.update_or_create(
+        email=email, source=ExtractionResult.Source.MERGED, attachment=None,
+        defaults={
+            **fields,
+            "prompt_version": None,
+            "raw_response": "",
+            "parsed": {"sources": [r.pk for r in ranked]},
+            "success": bool(ranked),
+            "error": "",
+            "unparsed": {},
+            "confidence": min(confidences) if confidences else None,
+            "needs_review": needs_review,
+        },
+    )
+    return merged
+
+
+@transaction.atomic
+def email_fail(*, email, reason, stage, error_type, prompt_version=None, execution_time_ms=None):
+    """Mark an e-mail failed with the reason (it can be re-queued later), count the error, return it.
+
+    With `prompt_version`, the failed API call is recorded too (no tokens, no cost), so a
+    version's success rate and latency include the calls the API never answered.
+    """
+    IncomingEmail.objects.filter(pk=email.pk).update(status=Status.FAILED, error=reason, updated_at=timezone.now())
+    failed = IncomingEmail.objects.get(pk=email.pk)
+    collector = MetricsCollector()
+    collector.record_error(stage=stage, error_type=error_type, email=failed)
+    if prompt_version is not None:
+        collector.record_prompt_call(
+            prompt_version=prompt_version, email=failed, input_tokens=0, output_tokens=0, cost_usd=0,
+            success=False, needs_review=False, execution_time_ms=execution_time_ms or 0,
+        )
+    logger.warning("E-mail %s failed at %s: %s", failed.pk, stage, reason)
+    return failed
