@@ -1,1 +1,1 @@
-"""Benchmarks. Run all with `bin/bench`, or some with `bin/bench prompt_cache metrics_rollup`."""
+"""Benchmarks, one module per benchmark. Run all with `bin/bench`, or some with `bin/bench prompt_cache`."""

@@ -4,23 +4,17 @@ PostgreSQL: `rollup_prompt_metrics` (ORM aggregates + upsert + ledger) against o
 INSERT ... SELECT ... percentile_cont ... ON CONFLICT statement on the same data. Target ratio ≤ 1.3.
 SQLite: the same ORM rollup (the percentile is a Python aggregate there). Target ≤ 10 s.
 
-Each part runs in its own throw-away database (PostgreSQL `bench_metrics` on BENCH_POSTGRES_URL's
-server, a temporary SQLite file), never the project's database. Also reused by bench_metrics_admin.
+The runner gives each part a throw-away database of its own (on BENCH_POSTGRES_URL's server, a
+temporary SQLite file), never the project's database. Also reused by bench_metrics_admin.
 """
 
-import contextlib
-import os
 import statistics
-import tempfile
 import time
 from datetime import UTC, date
 
-import environ
-from asgiref.local import Local
-from django.conf import settings
-from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 
+DATABASES = ("postgresql", "sqlite")
 DAY = date(2026, 3, 29)  # a 23-hour DST day, for good measure
 ROWS = 1_000_000
 VERSIONS = 8
@@ -43,71 +37,6 @@ ON CONFLICT (prompt_version_id, date) DO UPDATE SET
     avg_execution_time_ms = EXCLUDED.avg_execution_time_ms, p95_execution_time_ms = EXCLUDED.p95_execution_time_ms,
     rolled_up_at = EXCLUDED.rolled_up_at
 """
-
-
-def postgres_config(name):
-    url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    config = environ.Env.db_url_config(url)
-    return {**config, "NAME": name}
-
-
-def _reconnect():
-    # The connection handler caches DATABASES and its connections; make it read them again.
-    connections.close_all()
-    connections.__dict__.pop("settings", None)
-    connections._settings = None
-    connections._connections = Local(connections.thread_critical)
-
-
-@contextlib.contextmanager
-def using_default_database(config):
-    """Point the `default` alias at another database for the duration."""
-    old = settings.DATABASES
-    settings.DATABASES = {"default": config}
-    _reconnect()
-    try:
-        yield
-    finally:
-        settings.DATABASES = old
-        _reconnect()
-
-
-@contextlib.contextmanager
-def fresh_postgres_database(name):
-    """Create (dropping a leftover) and migrate database `name`; drop it afterwards."""
-    import psycopg2
-
-    maintenance = postgres_config("postgres")
-    dsn = {"host": maintenance["HOST"], "port": maintenance["PORT"] or 5432, "user": maintenance["USER"],
-           "password": maintenance["PASSWORD"], "dbname": maintenance["NAME"]}
-
-    def admin(sql):
-        conn = psycopg2.connect(**dsn)
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(sql)
-        conn.close()
-
-    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin(f'CREATE DATABASE "{name}"')
-    try:
-        with using_default_database(postgres_config(name)):
-            call_command("migrate", verbosity=0)
-            yield
-    finally:
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
-def fresh_sqlite_database():
-    with tempfile.TemporaryDirectory() as directory:
-        config = {**settings.DATABASES["default"], "ENGINE": "django.db.backends.sqlite3",
-                  "NAME": os.path.join(directory, "bench_metrics.sqlite3")}
-        config["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                             "transaction_mode": "IMMEDIATE", "timeout": 20}
-        with using_default_database(config):
-            call_command("migrate", verbosity=0)
-            yield
 
 
 def make_versions(count=VERSIONS):
@@ -173,27 +102,26 @@ def postgres_part():
     from metrics.services import rollup_prompt_metrics
 
     start, end = day_bounds(DAY)
-    with fresh_postgres_database("bench_metrics"):
-        started = time.perf_counter()
-        insert_postgres_rows(make_versions(), rows=ROWS, start=start, end=end)
-        print(f"   PostgreSQL: generated {ROWS:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    insert_postgres_rows(make_versions(), rows=ROWS, start=start, end=end)
+    print(f"   PostgreSQL: generated {ROWS:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
 
-        def hand_written():
-            with connection.cursor() as cursor:
-                cursor.execute(HAND_WRITTEN_ROLLUP, {"day": DAY, "start": start, "end": end})
-
-        def orm():
-            rollup_prompt_metrics(day=DAY)
-
-        orm()  # warm the cache for both
-        calls = sum(PromptPerformanceDaily.objects.values_list("call_count", flat=True))
-        orm_times, sql_times = [], []
-        for _ in range(REPEAT):  # alternate so neither gets a warmer cache
-            orm_times.append(timed(orm))
-            sql_times.append(timed(hand_written))
+    def hand_written():
         with connection.cursor() as cursor:
-            cursor.execute("SHOW work_mem")
-            work_mem = cursor.fetchone()[0]
+            cursor.execute(HAND_WRITTEN_ROLLUP, {"day": DAY, "start": start, "end": end})
+
+    def orm():
+        rollup_prompt_metrics(day=DAY)
+
+    orm()  # warm the cache for both
+    calls = sum(PromptPerformanceDaily.objects.values_list("call_count", flat=True))
+    orm_times, sql_times = [], []
+    for _ in range(REPEAT):  # alternate so neither gets a warmer cache
+        orm_times.append(timed(orm))
+        sql_times.append(timed(hand_written))
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        work_mem = cursor.fetchone()[0]
     orm_s, sql_s = statistics.median(orm_times), statistics.median(sql_times)
     print(f"   PostgreSQL ORM rollup of {calls:,} rows (median of {REPEAT}): {orm_s:6.3f} s")
     print(f"   PostgreSQL hand-written SQL rollup, same data:       {sql_s:6.3f} s   (work_mem {work_mem})")
@@ -206,16 +134,14 @@ def sqlite_part():
     from metrics.services import rollup_prompt_metrics
 
     start, end = day_bounds(DAY)
-    with fresh_sqlite_database():
-        started = time.perf_counter()
-        insert_sqlite_rows(make_versions(), rows=ROWS, start=start, end=end)
-        print(f"   SQLite: generated {ROWS:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
-        seconds = timed(lambda: rollup_prompt_metrics(day=DAY))
-        calls = sum(PromptPerformanceDaily.objects.values_list("call_count", flat=True))
+    started = time.perf_counter()
+    insert_sqlite_rows(make_versions(), rows=ROWS, start=start, end=end)
+    print(f"   SQLite: generated {ROWS:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+    seconds = timed(lambda: rollup_prompt_metrics(day=DAY))
+    calls = sum(PromptPerformanceDaily.objects.values_list("call_count", flat=True))
     verdict = "OK" if seconds <= 10 else "MISSED"
     print(f"   SQLite ORM rollup of {calls:,} rows: {seconds:6.2f} s  target ≤ 10 s {verdict}")
 
 
 def main():
-    postgres_part()
-    sqlite_part()
+    postgres_part() if connection.vendor == "postgresql" else sqlite_part()

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.views.debug import SafeExceptionReporterFilter
 
 from config.tests.test_settings import PRODUCTION, manage
+from devtools.fake_api import FakeAnthropicServer
 from extraction import llm, tasks
-from extraction.fake_api import FakeAnthropicServer
 from extraction.models import IncomingEmail
 from extraction.services import ingest_message
 from extraction.tests.conftest import raw_email
@@ -140,6 +140,7 @@ def test_the_client_object_does_not_show_the_key_in_its_repr(secret_key_configur
     assert API_KEY not in repr(llm.get_client())
 
 
+@pytest.mark.slow
 def test_the_deployment_check_never_prints_the_key():
     result = manage("check", "--deploy", ANTHROPIC_API_KEY=API_KEY, **PRODUCTION)
     assert result.returncode == 0, result.stderr

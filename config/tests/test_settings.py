@@ -5,6 +5,7 @@ import secrets
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 PRODUCTION = {"DEBUG": "False", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "mail-analysis.example.org"}
@@ -33,6 +34,7 @@ def test_an_empty_database_url_is_a_clear_start_up_error():
     assert "KeyError" not in result.stderr.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_the_deployment_check_is_clean_with_production_settings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr

@@ -1,8 +1,5 @@
-"""Helpers for multi-process tests: real `manage.py qcluster` processes, fed and watched from the test.
-
-The clusters run config.settings (not the test settings: tasks must not run inline) on the test
-database, against a fake Messages API on 127.0.0.1. Every wait has a deadline; every cluster is
-killed (its whole process group) when the test ends, whatever happened.
+"""Helpers for the multi-process tests (their fixtures are in conftest.py): feed and watch real
+`manage.py qcluster` processes from a test. Every wait has a deadline.
 """
 
 import os
@@ -11,14 +8,9 @@ import time
 from pathlib import Path
 
 from extraction.models import IncomingEmail
-from extraction.soak import (  # noqa: F401  (re-exported for the tests)
-    FINAL_STATUSES,
-    Cluster,
-    cluster_env,
-    enqueueing_for,
-    running_clusters,
-)
 
+Status = IncomingEmail.Status
+FINAL_STATUSES = (Status.CLASSIFIED, Status.EXTRACTED, Status.MANUAL_REVIEW, Status.FAILED)
 TEMPLATES = Path(__file__).parent / "data"
 REDIS_TEST_URL = os.environ.get("Q_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 

@@ -1,7 +1,9 @@
-"""Fixtures for the extraction tests: a temporary MEDIA_ROOT, the test e-mails, and a fake Anthropic API.
+"""Fixtures for the extraction tests: a temporary MEDIA_ROOT, the test e-mails, a fake Anthropic API,
+and for the multi-process tests real qcluster processes against the fake API server.
 
-The fake API is the real `anthropic` client on an httpx2.MockTransport: the SDK's own request
-building, response parsing and retries run; only the network is replaced.
+`api` is the real `anthropic` client on an httpx2.MockTransport: the SDK's own request building,
+response parsing and retries run; only the network is replaced. `fake_api_server` is the fake API
+on 127.0.0.1 (devtools.fake_api) for processes that reach it over HTTP.
 """
 
 import json
@@ -11,7 +13,10 @@ import anthropic
 import httpx2
 import pytest
 
-from extraction import fake_api, queueing
+from devtools import fake_api
+from devtools.clusters import Cluster, cluster_env
+from extraction import queueing
+from extraction.tests.clusters import REDIS_TEST_URL, flush_redis, unique_name
 
 DATA = Path(__file__).parent / "data"
 
@@ -139,3 +144,50 @@ def queued(monkeypatch):
 
     monkeypatch.setattr(queueing, "async_task", enqueue)
     return email_ids
+
+
+@pytest.fixture
+def fake_api_server():
+    """The fake Messages API on 127.0.0.1, answering from each e-mail's text; set `.answer` to change that."""
+    with fake_api.FakeAnthropicServer() as server:
+        yield server
+
+
+@pytest.fixture
+def worker_env(fake_api_server):
+    """Factory: the environment of clusters on the test database against `fake_api_server`.
+
+    `worker_env(label, broker="orm"|"redis", **overrides)`; the name is unique to this test process,
+    and with Redis (Q_TEST_REDIS_URL) the clusters' keys are removed before and after the test.
+    """
+    redis_names = []
+
+    def make(label, *, broker="orm", **overrides):
+        name = unique_name(label)
+        if broker == "redis":
+            flush_redis(name)
+            redis_names.append(name)
+        redis_url = REDIS_TEST_URL if broker == "redis" else None
+        return cluster_env(name=name, api_url=fake_api_server.url, redis_url=redis_url, **overrides)
+
+    yield make
+    for name in redis_names:
+        flush_redis(name)
+
+
+@pytest.fixture
+def start_cluster(tmp_path):
+    """Factory: `start_cluster(env, label)` starts a qcluster process (log in tmp_path/<label>.log).
+
+    Every cluster started is killed (its whole process group) when the test ends, whatever happened.
+    """
+    started = []
+
+    def start(env, label):
+        cluster = Cluster(env, tmp_path / f"{label}.log")
+        started.append(cluster)
+        return cluster.start()
+
+    yield start
+    for cluster in started:
+        cluster.kill()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from extraction.fake_api import FakeAnthropicServer, good_answer
+from devtools.fake_api import FakeAnthropicServer, good_answer
 from extraction.models import IncomingEmail
 from extraction.services import ingest_message
 from extraction.tests.conftest import raw_email

@@ -8,8 +8,8 @@ import anthropic
 import httpx2
 import pytest
 
+from devtools.fake_api import FakeAnthropicServer
 from extraction import llm
-from extraction.fake_api import FakeAnthropicServer
 from extraction.tests.conftest import BODY_ANSWER, error_response, message_body
 from prompts.selectors import get_active_prompt
 

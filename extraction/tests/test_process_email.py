@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from devtools.fake_api import FakeAnthropicServer
 from extraction import services, tasks
-from extraction.fake_api import FakeAnthropicServer
 from extraction.models import ExtractionResult, IncomingEmail
 from extraction.services import ingest_message
 from extraction.tests.conftest import BODY_ANSWER, PDF_ANSWER, error_response, message_body, raw_email

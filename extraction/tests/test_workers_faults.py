@@ -26,23 +26,13 @@ from django_q.exceptions import TimeoutException
 from django_q.models import OrmQ, Schedule, Task
 from django_q.scheduler import scheduler
 
+from devtools import databases
+from devtools.clusters import enqueueing_for
+from devtools.fake_api import FakeModel, FlakyMessagesAPI, good_answer
+from devtools.fake_model import is_classification
 from extraction import llm, processing, services, tasks
-from extraction.fake_api import FakeAnthropicServer, FlakyMessagesAPI, Reply, good_answer, is_classification
 from extraction.models import ExtractionResult, IncomingEmail
-from extraction.tests.clusters import (
-    FINAL_STATUSES,
-    REDIS_TEST_URL,
-    TEMPLATES,
-    Cluster,
-    all_final,
-    cluster_env,
-    enqueueing_for,
-    flush_redis,
-    ingest_copies,
-    running_clusters,
-    unique_name,
-    wait_until,
-)
+from extraction.tests.clusters import FINAL_STATUSES, TEMPLATES, all_final, ingest_copies, wait_until
 from extraction.tests.conftest import raw_email
 from metrics.models import PromptPerformanceMetrics
 
@@ -82,46 +72,36 @@ class HangOnThirdExtraction:
         return good_answer(payload)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("broker", ["orm", "redis"])
-def test_a_cluster_killed_during_an_llm_call_and_restarted_processes_every_email_exactly_once(broker, tmp_path):
-    name = unique_name(f"kill-{broker}")
-    if broker == "redis":
-        flush_redis(name)
-    answer = HangOnThirdExtraction()
-    with FakeAnthropicServer(answer) as api:
-        # One worker, so exactly one e-mail is in flight when the cluster dies; short timeout and retry
-        # so the killed task is due again within seconds.
-        env = cluster_env(
-            name=name, api_url=api.url, redis_url=REDIS_TEST_URL if broker == "redis" else None,
-            Q_WORKERS=1, Q_TIMEOUT=3, Q_RETRY=5,
-        )
-        with enqueueing_for(env):
-            ids = ingest_copies(12, prefix=f"kill-{broker}")
-        first, second = Cluster(env, tmp_path / "first.log"), Cluster(env, tmp_path / "second.log")
-        try:
-            first.start()
-            wait_until(answer.hanging.is_set, timeout=60, what="the hanging LLM call", clusters=[first])
-            first.kill()
-            answer.release.set()
-            killed = IncomingEmail.objects.get(status=Status.PROCESSING)
-            assert killed.attempts == 1 and killed.intent == "debt_statement"  # classified, extraction cut off
-            second.start()
+def test_a_cluster_killed_during_an_llm_call_and_restarted_processes_every_email_exactly_once(
+    broker, fake_api_server, worker_env, start_cluster
+):
+    answer = fake_api_server.answer = HangOnThirdExtraction()
+    # One worker, so exactly one e-mail is in flight when the cluster dies; short timeout and retry
+    # so the killed task is due again within seconds.
+    env = worker_env(f"kill-{broker}", broker=broker, Q_WORKERS=1, Q_TIMEOUT=3, Q_RETRY=5)
+    with enqueueing_for(env):
+        ids = ingest_copies(12, prefix=f"kill-{broker}")
+    first = start_cluster(env, "first")
+    wait_until(answer.hanging.is_set, timeout=60, what="the hanging LLM call", clusters=[first])
+    first.kill()
+    answer.release.set()
+    killed = IncomingEmail.objects.get(status=Status.PROCESSING)
+    assert killed.attempts == 1 and killed.intent  # classified, extraction cut off
+    second = start_cluster(env, "second")
 
-            def settled():
-                if broker == "redis":
-                    # The Redis broker forgot the killed task: the recovery schedule finds the e-mail.
-                    Schedule.objects.filter(name=RECOVERY_SCHEDULE).update(next_run=timezone.now())
-                    with enqueueing_for(env):
-                        scheduler()
-                return all_final(ids)
+    def settled():
+        if broker == "redis":
+            # The Redis broker forgot the killed task: the recovery schedule finds the e-mail.
+            Schedule.objects.filter(name=RECOVERY_SCHEDULE).update(next_run=timezone.now())
+            with enqueueing_for(env):
+                scheduler()
+        return all_final(ids)
 
-            wait_until(settled, timeout=90, interval=1, what="every e-mail processed", clusters=[first, second])
-        finally:
-            first.kill()
-            second.kill()
-            if broker == "redis":
-                flush_redis(name)
+    wait_until(settled, timeout=90, interval=1, what="every e-mail processed", clusters=[first, second])
+    second.kill()
 
     emails = IncomingEmail.objects.filter(pk__in=ids)
     assert set(emails.values_list("status", flat=True)) == {Status.EXTRACTED}
@@ -137,22 +117,22 @@ def test_a_cluster_killed_during_an_llm_call_and_restarted_processes_every_email
 
 # A flaky LLM API -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_flaky_llm_api_leaves_every_email_in_a_final_state_with_its_reason_and_retries_bounded(tmp_path):
+def test_a_flaky_llm_api_leaves_every_email_in_a_final_state_with_its_reason_and_retries_bounded(
+    fake_api_server, worker_env, start_cluster
+):
     emails, max_retries = 500, 2
-    api = FlakyMessagesAPI(fault_rate=0.45, seed=20261125, timeout_delay=0.6)
-    with FakeAnthropicServer(api) as server:
-        env = cluster_env(
-            name="flaky", api_url=server.url, Q_WORKERS=3,
-            ANTHROPIC_TIMEOUT_SECONDS=0.3, ANTHROPIC_MAX_RETRIES=max_retries,
-        )
-        with enqueueing_for(env):
-            ids = ingest_copies(400, prefix="flaky-plain")
-            ids += ingest_copies(emails - 400, template="statement_with_pdf.eml", prefix="flaky-pdf")
-        started = time.monotonic()
-        with running_clusters([env], tmp_path) as clusters:
-            wait_until(lambda: all_final(ids), timeout=240, interval=1, what="every e-mail final", clusters=clusters)
-        elapsed = time.monotonic() - started
+    api = fake_api_server.answer = FlakyMessagesAPI(fault_rate=0.45, seed=20261125, timeout_delay=0.6)
+    env = worker_env("flaky", Q_WORKERS=3, ANTHROPIC_TIMEOUT_SECONDS=0.3, ANTHROPIC_MAX_RETRIES=max_retries)
+    with enqueueing_for(env):
+        ids = ingest_copies(400, prefix="flaky-plain")
+        ids += ingest_copies(emails - 400, template="statement_with_pdf.eml", prefix="flaky-pdf")
+    started = time.monotonic()
+    cluster = start_cluster(env, "cluster")
+    wait_until(lambda: all_final(ids), timeout=240, interval=1, what="every e-mail final", clusters=[cluster])
+    elapsed = time.monotonic() - started
+    cluster.kill()
 
     rows = IncomingEmail.objects.filter(pk__in=ids)
     by_status = Counter(rows.values_list("status", flat=True))
@@ -166,10 +146,10 @@ def test_a_flaky_llm_api_leaves_every_email_in_a_final_state_with_its_reason_and
     assert set(rows.values_list("attempts", flat=True)) == {1}
     assert max(results_per_email(ids).values()) <= 3
     # Bounded retries: at most 1 + ANTHROPIC_MAX_RETRIES requests per LLM call, 2 or 3 calls per e-mail.
-    assert len(server.requests) <= (400 * 2 + (emails - 400) * 3) * (1 + max_retries)
+    assert len(fake_api_server.requests) <= (400 * 2 + (emails - 400) * 3) * (1 + max_retries)
     reasons = Counter(error.split(":")[1].strip().split(" (")[0] for error in rows.filter(status=Status.FAILED)
                       .values_list("error", flat=True))
-    print(f"\nflaky API: {emails} e-mails in {elapsed:.1f} s, {len(server.requests)} requests, "
+    print(f"\nflaky API: {emails} e-mails in {elapsed:.1f} s, {len(fake_api_server.requests)} requests, "
           f"served {dict(api.served)}, final {dict(by_status)}, failures {dict(reasons)}")
 
 
@@ -240,54 +220,56 @@ class ThrowAwayPostgres:
             conn.close()
 
 
+@pytest.fixture
+def postgres_server():
+    """A started PostgreSQL instance of our own (database restart_test), removed after the test."""
+    postgres = ThrowAwayPostgres()
+    try:
+        postgres.start()
+        yield postgres
+    finally:
+        postgres.remove()
+
+
+@pytest.mark.slow
 @pytest.mark.postgres_only
 @pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason=f"no PostgreSQL server binaries in {PG_BIN} (PG_BIN)")
-def test_workers_recover_by_themselves_when_postgresql_restarts_during_processing(tmp_path, settings):
+def test_workers_recover_by_themselves_when_postgresql_restarts_during_processing(
+    postgres_server, fake_api_server, worker_env, start_cluster, tmp_path, settings
+):
     emails = 80
+    fake_api_server.answer = FakeModel(latency_ms=50)  # so processing spans the restart
+    postgres = postgres_server
+    env = worker_env("pg-restart", database_url=postgres.url, Q_TIMEOUT=5, Q_RETRY=8)
+    databases.migrate(postgres.url)
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    template = (TEMPLATES / "acceptance_utf8_qp.eml").read_bytes()
+    for n in range(emails):
+        (mail_dir / f"{n}.eml").write_bytes(template.replace(b"Message-ID: <", b"Message-ID: <restart-%d-" % n))
+    subprocess.run([sys.executable, "manage.py", "ingest_emails", str(mail_dir)], env=env, cwd=settings.BASE_DIR,
+                   check=True, timeout=120, capture_output=True)
+    done = "SELECT count(*) FROM extraction_incomingemail WHERE status IN ('extracted', 'manual_review', " \
+           "'classified', 'failed')"
+    cluster = start_cluster(env, "cluster")
+    wait_until(lambda: postgres.query(done)[0][0] >= 10, timeout=60, what="first e-mails", clusters=[cluster])
+    postgres.restart(down_seconds=3)
 
-    def slow_answer(payload):  # 50 ms per call, so processing spans the restart
-        reply = good_answer(payload)
-        return Reply(reply.status, reply.body, delay=0.05)
+    def all_done():
+        # A run cut off by the restart is handed out again by the broker, or (if its failed task
+        # was acknowledged) re-queued by the recovery schedule, here made due at every poll.
+        postgres.execute(f"UPDATE django_q_schedule SET next_run = now() WHERE name = '{RECOVERY_SCHEDULE}'")
+        return postgres.query(done)[0][0] == emails
 
-    postgres = ThrowAwayPostgres()
-    with FakeAnthropicServer(slow_answer) as api:
-        env = cluster_env(name="pg-restart", api_url=api.url, database_url=postgres.url, Q_TIMEOUT=5, Q_RETRY=8)
-        cluster = Cluster(env, tmp_path / "cluster.log")
-        try:
-            postgres.start()
-            manage = [sys.executable, "manage.py"]
-            subprocess.run([*manage, "migrate", "-v", "0"], env=env, cwd=settings.BASE_DIR, check=True, timeout=120)
-            mail_dir = tmp_path / "mail"
-            mail_dir.mkdir()
-            template = (TEMPLATES / "acceptance_utf8_qp.eml").read_bytes()
-            for n in range(emails):
-                (mail_dir / f"{n}.eml").write_bytes(template.replace(b"Message-ID: <", b"Message-ID: <restart-%d-" % n))
-            subprocess.run([*manage, "ingest_emails", str(mail_dir)], env=env, cwd=settings.BASE_DIR, check=True,
-                           timeout=120, capture_output=True)
-            done = "SELECT count(*) FROM extraction_incomingemail WHERE status IN ('extracted', 'manual_review', " \
-                   "'classified', 'failed')"
-            cluster.start()
-            wait_until(lambda: postgres.query(done)[0][0] >= 10, timeout=60, what="first e-mails", clusters=[cluster])
-            postgres.restart(down_seconds=3)
-
-            def all_done():
-                # A run cut off by the restart is handed out again by the broker, or (if its failed task
-                # was acknowledged) re-queued by the recovery schedule, here made due at every poll.
-                postgres.execute(f"UPDATE django_q_schedule SET next_run = now() WHERE name = '{RECOVERY_SCHEDULE}'")
-                return postgres.query(done)[0][0] == emails
-
-            wait_until(all_done, timeout=150, interval=1, what="every e-mail processed after the restart",
-                       clusters=[cluster])
-            assert cluster.process.poll() is None, "the cluster died with the database"
-            statuses = dict(postgres.query("SELECT status, count(*) FROM extraction_incomingemail GROUP BY status"))
-            results = postgres.query(
-                "SELECT count(*), count(DISTINCT email_id) FROM extraction_extractionresult WHERE source = 'merged'"
-            )[0]
-            attempts_rows = postgres.query("SELECT attempts FROM extraction_incomingemail")
-            log = cluster.log()
-        finally:
-            cluster.kill()
-            postgres.remove()
+    wait_until(all_done, timeout=150, interval=1, what="every e-mail processed after the restart", clusters=[cluster])
+    assert cluster.process.poll() is None, "the cluster died with the database"
+    statuses = dict(postgres.query("SELECT status, count(*) FROM extraction_incomingemail GROUP BY status"))
+    results = postgres.query(
+        "SELECT count(*), count(DISTINCT email_id) FROM extraction_extractionresult WHERE source = 'merged'"
+    )[0]
+    attempts_rows = postgres.query("SELECT attempts FROM extraction_incomingemail")
+    log = cluster.log()
+    cluster.kill()
     assert statuses == {"extracted": emails}, statuses
     assert results == (emails, emails)
     assert max(attempts for (attempts,) in attempts_rows) <= 2

@@ -4,7 +4,6 @@ Each e-mail is processed by exactly one of them (one claim, one result set, one 
 work is spread over all three, and each nightly schedule runs once, not once per cluster.
 """
 
-import contextlib
 import re
 import time
 from datetime import timedelta
@@ -14,48 +13,23 @@ from django.db.models import Count
 from django.utils import timezone
 from django_q.models import Schedule, Task
 
-from extraction.fake_api import FakeAnthropicServer, good_answer
+from devtools.clusters import enqueueing_for
 from extraction.models import ExtractionResult, IncomingEmail
-from extraction.tests.clusters import (
-    REDIS_TEST_URL,
-    all_final,
-    cluster_env,
-    enqueueing_for,
-    flush_redis,
-    ingest_copies,
-    running_clusters,
-    unique_name,
-    wait_until,
-)
+from extraction.tests.clusters import all_final, ingest_copies, wait_until
 from metrics.collector import MetricsCollector
 from metrics.days import local_day
 from metrics.models import PromptPerformanceMetrics, RollupDay
 from metrics.schedules import SCHEDULES
 from metrics.tests.helpers import at, make_version, prompt_call
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.slow, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 CLUSTERS = 3
 PLAIN_EMAILS, PDF_EMAILS = 150, 50  # a body-only answer is 2 LLM calls, one with a PDF 3
 # django-q2's guard loop runs the scheduler once ~30 s after a cluster starts, then every ~30 s.
 SCHEDULER_CYCLE_SECONDS = 30
-
-
-@pytest.fixture
-def api():
-    with FakeAnthropicServer(good_answer) as server:
-        yield server
-
-
-@contextlib.contextmanager
-def redis_keys_removed(name, broker):
-    if broker == "redis":
-        flush_redis(name)
-    try:
-        yield
-    finally:
-        if broker == "redis":
-            flush_redis(name)
 
 
 def make_every_schedule_due_with_work_for_last_night():
@@ -70,30 +44,30 @@ def make_every_schedule_due_with_work_for_last_night():
 
 
 @pytest.mark.parametrize("broker", ["orm", "redis"])
-def test_three_clusters_process_each_email_once_and_run_each_nightly_schedule_once(broker, api, tmp_path):
-    name = unique_name(f"scale-{broker}")
-    env = cluster_env(name=name, api_url=api.url, redis_url=REDIS_TEST_URL if broker == "redis" else None)
+def test_three_clusters_process_each_email_once_and_run_each_nightly_schedule_once(
+    broker, fake_api_server, worker_env, start_cluster
+):
+    env = worker_env(f"scale-{broker}", broker=broker)
     yesterday = make_every_schedule_due_with_work_for_last_night()
 
-    with redis_keys_removed(name, broker), running_clusters([env] * CLUSTERS, tmp_path) as clusters:
-        wait_until(
-            lambda: all("running" in c.log() for c in clusters), timeout=60, what="clusters up", clusters=clusters
-        )
-        guards_started = time.monotonic()
-        started = time.monotonic()
-        with enqueueing_for(env):
-            ids = ingest_copies(PLAIN_EMAILS, prefix=f"plain-{broker}")
-            ids += ingest_copies(PDF_EMAILS, template="statement_with_pdf.eml", prefix=f"pdf-{broker}")
-        wait_until(lambda: all_final(ids), timeout=120, what="all e-mails processed", clusters=clusters)
-        processing_seconds = time.monotonic() - started
-        # Every cluster's scheduler has looked at the schedules at least once before we count.
-        time.sleep(max(0.0, guards_started + SCHEDULER_CYCLE_SECONDS + 5 - time.monotonic()))
-        nightly = [spec["func"] for spec in SCHEDULES]
-        wait_until(
-            lambda: Task.objects.filter(func__in=nightly).count() >= len(nightly),
-            timeout=30, what="the scheduled tasks to finish", clusters=clusters,
-        )
-        logs = [c.log() for c in clusters]
+    clusters = [start_cluster(env, f"cluster-{n}") for n in range(CLUSTERS)]
+    wait_until(lambda: all("running" in c.log() for c in clusters), timeout=60, what="clusters up", clusters=clusters)
+    started = time.monotonic()
+    with enqueueing_for(env):
+        ids = ingest_copies(PLAIN_EMAILS, prefix=f"plain-{broker}")
+        ids += ingest_copies(PDF_EMAILS, template="statement_with_pdf.eml", prefix=f"pdf-{broker}")
+    wait_until(lambda: all_final(ids), timeout=120, what="all e-mails processed", clusters=clusters)
+    processing_seconds = time.monotonic() - started
+    # Every cluster's scheduler has looked at the schedules at least once before we count.
+    time.sleep(max(0.0, started + SCHEDULER_CYCLE_SECONDS + 5 - time.monotonic()))
+    nightly = [spec["func"] for spec in SCHEDULES]
+    wait_until(
+        lambda: Task.objects.filter(func__in=nightly).count() >= len(nightly),
+        timeout=30, what="the scheduled tasks to finish", clusters=clusters,
+    )
+    for cluster in clusters:
+        cluster.kill()
+    logs = [c.log() for c in clusters]
 
     # Each e-mail: processed once, by one claim, with one result set and the metrics of one run.
     emails = IncomingEmail.objects.filter(pk__in=ids)
@@ -103,7 +77,7 @@ def test_three_clusters_process_each_email_once_and_run_each_nightly_schedule_on
     assert sorted({r["n"] for r in results}) == [2, 3]  # body + merged, or body + pdf + merged
     assert sum(r["n"] for r in results) == PLAIN_EMAILS * 2 + PDF_EMAILS * 3
     calls = PromptPerformanceMetrics.objects.filter(email__in=ids).count()
-    assert calls == len(api.requests) == PLAIN_EMAILS * 2 + PDF_EMAILS * 3
+    assert calls == len(fake_api_server.requests) == PLAIN_EMAILS * 2 + PDF_EMAILS * 3
     # ... and the work was spread over all three clusters.
     per_cluster = [len(re.findall(r"Processed 'extraction\.tasks\.process_email'", log)) for log in logs]
     assert sum(per_cluster) == len(ids) and all(per_cluster), per_cluster

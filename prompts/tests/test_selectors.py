@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from devtools.databases import database_url
 from prompts.errors import NoActivePrompt
 from prompts.models import PromptTemplate
 from prompts.selectors import get_active_prompt
@@ -56,17 +57,11 @@ def test_an_activation_by_another_process_is_picked_up_after_the_ttl(intent_v1, 
     assert get_active_prompt("classification", "email_intent").version == 2
 
 
-def _database_url_of_test_database():
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_activation_is_seen_by_a_second_process_within_the_ttl():
     intent_v1 = get_active_prompt("classification", "email_intent")
-    env = {**os.environ, "DATABASE_URL": _database_url_of_test_database(), "PROMPT_CACHE_TTL_SECONDS": "1"}
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "PROMPT_CACHE_TTL_SECONDS": "1"}
     probe = subprocess.Popen(
         [sys.executable, "-m", "prompts.tests.active_prompt_probe"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=settings.BASE_DIR,
