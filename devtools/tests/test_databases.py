@@ -44,6 +44,7 @@ def run_probe(server=""):
     return json.loads(result.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow  # a process of its own migrating a new database
 def test_a_process_gets_a_migrated_sqlite_file_of_its_own_that_is_gone_afterwards():
     probe = run_probe()
     assert probe["vendor"] == "sqlite" and probe["active_prompts"] == 4  # migrated: the v1 prompts are seeded
@@ -51,6 +52,7 @@ def test_a_process_gets_a_migrated_sqlite_file_of_its_own_that_is_gone_afterward
     assert not os.path.exists(probe["directory"])
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 def test_a_process_gets_a_migrated_postgresql_database_of_its_own_that_is_dropped_afterwards():
     probe = run_probe(POSTGRES_SERVER)
@@ -69,6 +71,7 @@ def test_a_throwaway_postgresql_database_is_dropped_even_when_the_job_fails():
     assert not any(name.startswith(f"failing_{os.getpid()}_") for name in postgres_databases())
 
 
+@pytest.mark.slow  # a process of its own migrating a new database
 def test_a_subprocess_can_be_given_a_throwaway_database_and_migrate_it():
     with databases.throwaway_database(prefix="sub") as database, \
             databases.throwaway_database(prefix="sub") as other:
