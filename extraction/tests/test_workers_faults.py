@@ -130,7 +130,8 @@ def test_a_flaky_llm_api_leaves_every_email_in_a_final_state_with_its_reason_and
         ids += ingest_copies(emails - 400, template="statement_with_pdf.eml", prefix="flaky-pdf")
     started = time.monotonic()
     cluster = start_cluster(env, "cluster")
-    wait_until(lambda: all_final(ids), timeout=240, interval=1, what="every e-mail final", clusters=[cluster])
+    # 33-55 s on a quiet 2-core machine; the bound leaves room for a machine shared with other test runs.
+    wait_until(lambda: all_final(ids), timeout=600, interval=1, what="every e-mail final", clusters=[cluster])
     elapsed = time.monotonic() - started
     cluster.kill()
 
