@@ -178,7 +178,10 @@ def _result_review_reasons(result, threshold):
     label = result.attachment.original_name if result.attachment_id else result.get_source_display()
     if not result.success:
         return [f"{label}: {result.error}"]
-    reasons = [f"{label}: could not read {name} {raw!r}" for name, raw in result.unparsed.items()]
+    reasons = [
+        f"{label}: could not read {name} ({normalise.unreadable_because(name, raw)})"
+        for name, raw in result.unparsed.items()
+    ]
     if result.confidence is not None and result.confidence < threshold:
         reasons.append(f"{label}: confidence {result.confidence:.2f} is below {threshold:g}")
     return reasons

@@ -142,7 +142,7 @@ def test_an_unreadable_amount_is_kept_raw_and_sent_to_review(api):
     body = results(email)[(Source.BODY, None)]
     assert body.success and body.interest is None and body.unparsed == {"interest": "ca. 312 €"}
     assert email.status == Status.MANUAL_REVIEW
-    assert "could not read interest 'ca. 312 €'" in email.review_reason
+    assert "could not read interest (not an amount: 'ca. 312 €')" in email.review_reason
 
 
 def test_low_confidence_sends_the_email_to_manual_review(api, settings):
