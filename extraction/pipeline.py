@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 CLASSIFICATION_BODY_CHARS = 3000
 # A body longer than this is a quoted history; the creditor's answer is at the top.
 EXTRACTION_BODY_CHARS = 60_000
+# Subjects are a line (RFC 5322 allows 998 characters); a longer one is padding that would only cost
+# tokens, or push the rendered prompt over the renderer's output limit.
+SUBJECT_CHARS = 1000
 PROMPT_FOR_SOURCE = {
     ExtractionResult.Source.PDF: ("extraction", "pdf_scanned"),
     ExtractionResult.Source.IMAGE: ("extraction", "image"),
@@ -100,7 +103,7 @@ def _run(email, *, client, started):
         client = client or llm.get_client()
     with _stage("classify"):
         call = _call(("classification", "email_intent"), client=client, variables={
-            "subject": email.subject, "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS],
+            "subject": email.subject[:SUBJECT_CHARS], "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS],
         })
         classification = processing.email_record_classification(email=email, call=call)
     if classification.problem:
@@ -141,7 +144,7 @@ def _extract(email, *, client, spent):
         with _stage(f"extract_{source}"):
             if attachment is None:
                 call = _call(("extraction", "email_body"), client=client, variables={
-                    "sender": email.sender, "subject": email.subject,
+                    "sender": email.sender, "subject": email.subject[:SUBJECT_CHARS],
                     "body": email.body_text[:EXTRACTION_BODY_CHARS],
                 })
             else:

@@ -6,7 +6,7 @@ from django_q.tasks import async_task
 PROCESS_EMAIL_TASK = "extraction.tasks.process_email"
 
 
-def email_enqueue_on_commit(email_id):
+def email_enqueue(email_id):
     """Queue the processing of an e-mail once the current transaction commits.
 
     After commit, so a worker never looks for a row that is not visible yet (or was rolled back).

@@ -27,7 +27,7 @@ def email_requeue(*, email):
         status=Status.QUEUED, error="", updated_at=timezone.now()
     )
     if updated:
-        queueing.email_enqueue_on_commit(email.pk)
+        queueing.email_enqueue(email.pk)
     return bool(updated)
 
 
@@ -60,7 +60,7 @@ def emails_recover_stranded(*, now=None):
                     MetricsCollector().record_error(stage="worker", error_type="interrupted", email=email)
                     counts["failed"] += 1
             elif still_stranded.update(status=Status.QUEUED, updated_at=now):
-                queueing.email_enqueue_on_commit(email.pk)
+                queueing.email_enqueue(email.pk)
                 counts["requeued"] += 1
     if any(counts.values()):
         logger.warning("Stranded e-mails: %(requeued)d re-queued, %(failed)d failed", counts)
