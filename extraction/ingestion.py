@@ -25,17 +25,17 @@ def ingest_message(raw):
     transaction: files written there could not be removed if the caller rolled back.
     """
     parsed = ingest.parse_message(raw)
-    existing = IncomingEmail.objects.filter(message_id=parsed.message_id).first()
-    if existing is None:
+    stored = IncomingEmail.objects.filter(message_id=parsed.message_id)
+    if not stored.exists():
         try:
             email = _email_create(parsed)
             email.is_duplicate = False
             return email
         except IntegrityError:
             # Another importer stored the same Message-ID between our check and our insert.
-            existing = IncomingEmail.objects.filter(message_id=parsed.message_id).first()
-            if existing is None:
+            if not stored.exists():
                 raise
+    existing = stored.get()
     existing.is_duplicate = True
     return existing
 
