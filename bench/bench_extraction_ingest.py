@@ -21,12 +21,19 @@ GOOD_TEMPLATES = [
 
 
 def write_messages(directory, count):
-    """`count` .eml files cycling through the test e-mails, each with its own Message-ID."""
+    """`count` .eml files cycling through the test e-mails, each its own message.
+
+    Like real mail, every copy has its own Message-ID, subject and MIME boundaries: identical header
+    values would flatter the parser's cache of parsed header values.
+    """
     templates = [(TEMPLATES / name).read_bytes() for name in GOOD_TEMPLATES]
     total_bytes = 0
     for number in range(count):
         raw = re.sub(rb"Message-ID: <[^>]*>", b"Message-ID: <bench-%d@creditor.example>" % number,
                      templates[number % len(templates)], count=1)
+        raw = re.sub(rb"(?m)^(Subject: .*?)\r?$", rb"\1 (%d)" % number, raw, count=1)
+        for boundary in set(re.findall(rb'boundary="([^"]+)"', raw)):
+            raw = raw.replace(boundary, boundary + b"-%d" % number)
         (directory / f"{number:05d}.eml").write_bytes(raw)
         total_bytes += len(raw)
     return total_bytes

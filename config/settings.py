@@ -6,6 +6,7 @@ production sets DATABASE_URL, SECRET_KEY, DEBUG=False, ALLOWED_HOSTS and usually
 """
 
 import warnings
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -203,6 +204,23 @@ ANTHROPIC_MAX_RETRIES = env.int("ANTHROPIC_MAX_RETRIES", default=2)
 REVIEW_CONFIDENCE_THRESHOLD = env.float("REVIEW_CONFIDENCE_THRESHOLD", default=0.7)
 # Attachments larger than this are stored as refused, never sent to the LLM.
 MAX_ATTACHMENT_BYTES = env.int("MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
+# A sender controls how many calls an e-mail costs: only its first PDFs and images are analysed
+# (the rest are listed and the e-mail goes to review), and a run stops calling once it has cost this much.
+MAX_ANALYSED_ATTACHMENTS = env.int("MAX_ANALYSED_ATTACHMENTS", default=5)
+
+
+def _usd_amount(name, *, default):
+    text = env.str(name, default=default)
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount in USD such as {default}, not {text!r}.")
+    return amount
+
+
+MAX_COST_PER_EMAIL_USD = _usd_amount("MAX_COST_PER_EMAIL_USD", default="0.50")
 
 LOGGING = {
     "version": 1,

@@ -157,7 +157,7 @@ def email_rows():
         rows.append({"model": "extraction.incomingemail", "fields": {
             "message_id": message_id(slug), "sender": sender, "subject": subject, "body_text": body, "body_html": "",
             "received_at": received, "created_at": received, "updated_at": received, "status": status,
-            "intent": intent, "confidence": confidence, "intent_confidence": confidence, "error": error,
+            "intent": intent, "lowest_confidence": confidence, "intent_confidence": confidence, "error": error,
             "attempts": 3 if status == "failed" else (0 if status == "queued" else 1), "processing_started_at": None,
             "review_reason": "Confidence below the review threshold." if status == "manual_review" else "",
         }})

@@ -34,10 +34,10 @@ class ConfidenceFilter(admin.SimpleListFilter):
     title = "confidence"
     parameter_name = "confidence_band"
     BANDS = {
-        "low": ("below review threshold", lambda t: {"confidence__lt": t}),
-        "medium": ("threshold to 0.9", lambda t: {"confidence__gte": t, "confidence__lt": 0.9}),
-        "high": ("0.9 and above", lambda t: {"confidence__gte": 0.9}),
-        "none": ("none", lambda t: {"confidence__isnull": True}),
+        "low": ("below review threshold", lambda t: {"lowest_confidence__lt": t}),
+        "medium": ("threshold to 0.9", lambda t: {"lowest_confidence__gte": t, "lowest_confidence__lt": 0.9}),
+        "high": ("0.9 and above", lambda t: {"lowest_confidence__gte": 0.9}),
+        "none": ("none", lambda t: {"lowest_confidence__isnull": True}),
     }
 
     def lookups(self, request, model_admin):
@@ -115,7 +115,7 @@ class ResultInline(admin.StackedInline):
 
 @admin.register(IncomingEmail)
 class IncomingEmailAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "sender", "subject", "status", "intent", "confidence", "attempts")
+    list_display = ("received_at", "sender", "subject", "status", "intent", "lowest_confidence", "attempts")
     list_filter = ("status", "intent", ConfidenceFilter)
     search_fields = ("sender", "subject", "message_id")
     list_select_related = False
@@ -123,14 +123,14 @@ class IncomingEmailAdmin(admin.ModelAdmin):
     actions = ["requeue"]
     inlines = [AttachmentInline, ResultInline]
     fieldsets = [
-        (None, {"fields": [("status", "intent", "intent_confidence", "confidence"), "review_reason", "error",
+        (None, {"fields": [("status", "intent", "intent_confidence", "lowest_confidence"), "review_reason", "error",
                            ("attempts", "processing_started_at")]}),
         ("Message", {"fields": ["message_id", "sender", "subject", "received_at", "created_at", "body",
                                 "html_source"]}),
         ("Prompt versions used", {"fields": ["prompt_versions"]}),
     ]
     readonly_fields = [
-        "status", "intent", "intent_confidence", "confidence", "review_reason", "error", "attempts",
+        "status", "intent", "intent_confidence", "lowest_confidence", "review_reason", "error", "attempts",
         "processing_started_at", "message_id", "sender", "subject", "received_at", "created_at", "body",
         "html_source", "prompt_versions",
     ]

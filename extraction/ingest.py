@@ -8,6 +8,7 @@ decoding is forgiving; a message that has no usable structure at all is a Malfor
 
 import email
 import email.policy
+import functools
 import hashlib
 import mailbox
 import mimetypes
@@ -21,6 +22,7 @@ from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 MESSAGE_ID_MAX_LENGTH = 998
 # Labels that in practice mean "Windows-1252" (as in the WHATWG encoding standard): Outlook writes
@@ -35,6 +37,35 @@ _MAGIC = (
     (b"GIF89a", "image/gif"),
 )
 EMAIL_FILE_SUFFIXES = {".eml", ".mbox", ".mbx"}
+
+
+class _ForgivingPolicy(email.policy.EmailPolicy):
+    """policy.default, except that a header it cannot parse reads as its plain text, and each header
+    value is parsed once.
+
+    The stdlib parses a header on every access and raises on some hostile ones (RFC 2231 parameters
+    in the "undefined" or "punycode" charset raise a plain UnicodeError from any access to
+    Content-Disposition); as text, the rest of the message stays readable.
+    """
+
+    def header_fetch_parse(self, name, value):
+        if hasattr(value, "name"):
+            return value
+        value = _LINE_BREAKS.sub("", value)
+        try:
+            return _parsed_header(self.header_factory, name, value)
+        except (ValueError, LookupError, TypeError, IndexError, AttributeError, email_errors.HeaderParseError):
+            return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_header(factory, name, value):
+    # Header objects are immutable; the same Content-Type is read ten times while one message is parsed.
+    return factory(name, value)
+
+
+_POLICY = _ForgivingPolicy()
+_LINE_BREAKS = re.compile(r"\n|\r")
 
 
 class MalformedMessage(ValueError):
@@ -64,7 +95,7 @@ def parse_message(raw):
     """Parse one RFC 5322 message from bytes; raises MalformedMessage when it is not one."""
     if not raw or not raw.strip():
         raise MalformedMessage("the file is empty")
-    message = email.message_from_bytes(raw, policy=email.policy.default)
+    message = email.message_from_bytes(raw, policy=_POLICY)
     if not message.keys():
         raise MalformedMessage("no e-mail headers found")
     broken = _structure_problem(message)
@@ -167,8 +198,16 @@ def _header(message, name):
             text = str(message.get(name))
         except (IndexError, ValueError, TypeError, AttributeError, email_errors.HeaderParseError):
             # policy.default's structured parsers choke on some real-world headers; decode by hand.
-            text = str(make_header(decode_header(raw)))
+            text = _decoded_words(raw)
     return _clean(" ".join(text.split()))
+
+
+def _decoded_words(raw):
+    """A header's encoded words decoded; the raw text when their charset is unknown or refuses them."""
+    try:
+        return str(make_header(decode_header(raw)))
+    except (ValueError, LookupError, email_errors.HeaderParseError):  # UnicodeError is a ValueError
+        return raw
 
 
 def _message_id(message, raw):
@@ -186,9 +225,10 @@ def _date(message):
         return None
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        # In UTC, as it is stored: 31 Dec 9999 23:59 -0100 is a valid date whose UTC time is not.
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _split_parts(message):
@@ -202,13 +242,13 @@ def _split_parts(message):
     for part, content_type, disposition in _leaf_parts(message):
         # Some mailers mark the body "inline"; an inline text part with a file name is a file.
         is_body_text = content_type in ("text/plain", "text/html") and (
-            disposition is None or (disposition == "inline" and not part.get_filename())
+            disposition is None or (disposition == "inline" and not _filename(part))
         )
         if is_body_text and content_type == "text/plain" and plain is None:
             plain = part
         elif is_body_text and content_type == "text/html" and html_part is None:
             html_part = part
-        elif content_type.startswith("text/") and disposition != "attachment" and not part.get_filename():
+        elif content_type.startswith("text/") and disposition != "attachment" and not _filename(part):
             continue  # alternative bodies and stray text parts, not files
         else:
             files.append((part, content_type, disposition))
@@ -232,7 +272,9 @@ def _decode_bytes(data, charset):
     for candidate in candidates:
         try:
             return data.decode(candidate)
-        except (UnicodeDecodeError, LookupError):
+        except (ValueError, LookupError):
+            # Unknown labels, codecs that are not text encodings, and ones that refuse bytes with a plain
+            # UnicodeError ("undefined", "punycode") or a ValueError (a NUL in the label).
             continue
     # Windows-1252 leaves five bytes undefined; ISO-8859-1 decodes everything, so nothing is lost.
     return data.decode("iso-8859-1")
@@ -247,11 +289,22 @@ def _attachment(part, content_type, disposition):
         data = part.get_payload(decode=True) or b""
     content_type = sniff_content_type(content_type, data)
     return ParsedAttachment(
-        name=sanitise_filename(part.get_filename() or "", content_type),
+        name=sanitise_filename(_filename(part), content_type),
         content_type=content_type,
         data=data,
         is_inline=disposition == "inline" or (disposition is None and "Content-ID" in part),
     )
+
+
+def _filename(part):
+    """The part's file name, decoded; an RFC 2231 name in a charset Python refuses is decoded forgivingly."""
+    try:
+        return part.get_filename() or ""
+    except (ValueError, LookupError):  # e.g. filename*=undefined''... or punycode''...: a plain UnicodeError
+        raw = part.get_param("filename", header="content-disposition") or part.get_param("name") or ""
+        if isinstance(raw, tuple):  # (charset, language, %-encoded value)
+            return _decode_bytes(unquote_to_bytes(raw[2]), raw[0] or "utf-8")
+        return str(raw)
 
 
 def _leaf_parts(part):
@@ -275,17 +328,26 @@ def sniff_content_type(declared, data):
 
 
 def sanitise_filename(name, content_type="application/octet-stream"):
-    """A safe, short file name: no directories, no control characters, no leading dots."""
+    """A safe, short file name: no directories, no control characters, never a leading dot.
+
+    Also on disk: Django's storage keeps only [-\\w.] of a name, so a name whose first kept
+    character would be a dot ("(.pdf") or that keeps nothing ("()") is replaced.
+    """
     name = unicodedata.normalize("NFC", name)
     name = re.split(r"[/\\]", name)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = re.sub(r"[^\w .()+,-]", "_", name).strip(" .")
-    name = re.sub(r"[ _]{2,}", "_", name)
-    if not name:
-        name = "attachment" + (mimetypes.guess_extension(content_type) or ".bin")
-    stem, dot, suffix = name.rpartition(".")
+    name = re.sub(r"[^\w .()+,-]", "_", name)
+    name = re.sub(r"[ _]{2,}", "_", name).strip(" .")
     if len(name) > 150:
-        name = stem[: 140 - len(suffix)] + dot + suffix[:10] if dot else name[:150]
+        stem, dot, suffix = name.rpartition(".")
+        suffix = suffix[:10]
+        name = (stem[: 140 - len(suffix)] + dot + suffix if dot else name[:150]).strip(" .")
+    kept_on_disk = re.sub(r"[^-\w. ]", "", name)
+    if not kept_on_disk or kept_on_disk.startswith("."):
+        extension = name.rpartition(".")[2] if "." in name else ""
+        if not re.fullmatch(r"\w{1,10}", extension):
+            extension = (mimetypes.guess_extension(content_type) or ".bin").lstrip(".")
+        name = f"attachment.{extension}"
     return name
 
 

@@ -10,6 +10,7 @@ is not an exception: it is a CallResult with `data=None` and the reason in `erro
 
 import base64
 import json
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_PDF_BYTES = 32 * 1024 * 1024
 _FENCED_JSON = re.compile(r"\A```(?:json)?\s*\n(.*)\n```\Z", re.DOTALL)
+# No call reads or writes this many tokens (context windows are at most 1M); more is a broken answer.
+MAX_PLAUSIBLE_TOKENS = 5_000_000
+# Our answers are flat objects; a deeper one is garbage, and storing it could exhaust a parser's stack.
+MAX_ANSWER_DEPTH = 32
 _KEY_LIKE = re.compile(r"sk-ant-[A-Za-z0-9_-]+")
 
 _clients = {}
@@ -166,13 +171,22 @@ def call_prompt(prompt, *, variables=None, document=None, client=None):
         # The same with a non-JSON content type: the SDK hands back the body as a string.
         raise _not_a_message(f"{type(message).__name__} {str(message)[:80]!r}", started, prompt)
     execution_time_ms = (time.perf_counter() - started) * 1000
-    raw_text = "".join(block.text for block in message.content if block.type == "text")
+    try:
+        # The SDK does not validate answers: any field may have any JSON type.
+        raw_text = "".join(block.text for block in message.content if block.type == "text")
+        input_tokens, output_tokens = message.usage.input_tokens, message.usage.output_tokens
+    except (AttributeError, TypeError) as exc:
+        raise _not_a_message(f"{type(exc).__name__}: {exc}", started, prompt) from exc
+    if not (_plausible_token_count(input_tokens) and _plausible_token_count(output_tokens)):
+        raise LLMCallFailed(
+            f"the answer's usage cannot be priced (input_tokens {input_tokens!r}, output_tokens {output_tokens!r})",
+            error_type="UnpriceableUsage", execution_time_ms=execution_time_ms, prompt=prompt,
+        )
     data, error = parse_answer(raw_text, schema=prompt.output_schema, stop_reason=message.stop_reason)
-    input_tokens, output_tokens = message.usage.input_tokens or 0, message.usage.output_tokens or 0
     return CallResult(
         prompt=prompt,
         model=prompt.model_name,
-        raw_text=raw_text,
+        raw_text=storable_text(raw_text),
         data=data,
         error=error,
         input_tokens=input_tokens,
@@ -184,6 +198,15 @@ def call_prompt(prompt, *, variables=None, document=None, client=None):
     )
 
 
+def _plausible_token_count(count):
+    return isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= MAX_PLAUSIBLE_TOKENS
+
+
+def storable_text(text):
+    """`text` as both databases can store it: NUL and unpaired surrogates replaced."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def _not_a_message(detail, started, prompt):
     return LLMCallFailed(
         redact_api_key(f"the Anthropic API answered with a body that is not a Messages API response ({detail})"),
@@ -192,25 +215,64 @@ def _not_a_message(detail, started, prompt):
 
 
 def parse_answer(text, *, schema=None, stop_reason=None):
-    """(data, "") for a JSON object answer that matches `schema`, else (None, why not)."""
+    """(data, "") for a JSON object answer that matches `schema`, else (None, why not).
+
+    Only strict JSON is data: NaN, Infinity, numbers beyond a float, NUL characters, unpaired
+    surrogates and deep nesting are refused with the reason, as is an answer the model refused to give.
+    """
+    if stop_reason == "refusal":
+        return None, "the model refused to answer (stop_reason: refusal)"
     text = text.strip()
     fenced = _FENCED_JSON.match(text)
     if fenced:  # models sometimes wrap JSON in a Markdown fence when no schema forces the format
         text = fenced.group(1)
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
         if stop_reason == "max_tokens":
             return None, "the answer was cut off at max_tokens and is not complete JSON"
         return None, f"the answer is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    except (ValueError, RecursionError) as exc:
+        return None, f"the answer is not valid JSON ({exc})"
     if not isinstance(data, dict):
         return None, f"the answer is JSON but not an object (got {type(data).__name__})"
+    problem = _unstorable(data)
+    if problem:
+        return None, f"the answer cannot be stored: {problem}"
     if schema:
         error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(data))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "the top level"
             return None, f"the answer does not match the output schema at {where}: {error.message}"
     return data, ""
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text):
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return number
+
+
+def _unstorable(data):
+    """Why the JSON value `data` cannot be stored in a database, or "" when it can (walked without recursion)."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_ANSWER_DEPTH:
+            return f"it is nested more than {MAX_ANSWER_DEPTH} levels deep"
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and value != storable_text(value):
+            return "it contains a NUL character or an unpaired surrogate"
+    return ""
 
 
 def describe_api_error(exc):

@@ -47,7 +47,11 @@ class IncomingEmail(models.Model):
     received_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
     intent = models.CharField(max_length=40, blank=True, choices=Intent.choices)
-    confidence = models.FloatField(null=True, blank=True)
+    lowest_confidence = models.FloatField(
+        null=True, blank=True,
+        help_text="The lowest confidence of the e-mail's usable answers (intent and each source), 0..1: "
+                  "below the review threshold it needs a human.",
+    )
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

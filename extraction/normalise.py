@@ -51,6 +51,15 @@ def parse_amount(value):
     return _cents(Decimal(sign + _decimal_notation(text.lstrip("+-"), value)), value)
 
 
+def parse_claim_amount(value):
+    """parse_amount for a claim or a part of one, which is never negative; raises ValueError otherwise."""
+    amount = parse_amount(value)
+    if amount < 0:
+        # A minus sign in a claim is a misreading (or a credit note): a human decides.
+        raise ValueError(f"a negative amount: {value!r}")
+    return amount
+
+
 def _decimal_notation(digits, original):
     """Turn German or English grouping into plain '1234.56'."""
     last_dot, last_comma = digits.rfind("."), digits.rfind(",")
@@ -130,13 +139,22 @@ class Normalised:
 
 
 _PARSERS = {
-    **dict.fromkeys(AMOUNT_FIELDS, parse_amount),
+    **dict.fromkeys(AMOUNT_FIELDS, parse_claim_amount),
     "statement_date": parse_date,
     "accepts_plan": parse_yes_no,
     "confidence": parse_confidence,
 }
 # The facts a merged result takes from the sources (confidence is computed, not merged).
 MERGED_FIELDS = (*TEXT_FIELDS, *AMOUNT_FIELDS, "statement_date", "accepts_plan")
+
+
+def unreadable_because(name, value):
+    """Why the value of field `name` cannot be normalised (the parser's message), or "" when it can."""
+    try:
+        _PARSERS[name](value)
+    except ValueError as exc:
+        return str(exc)
+    return ""
 
 
 def normalise_extraction(data):

@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 CLASSIFICATION_BODY_CHARS = 3000
 # A body longer than this is a quoted history; the creditor's answer is at the top.
 EXTRACTION_BODY_CHARS = 60_000
+# Subjects are a line (RFC 5322 allows 998 characters); a longer one is padding that would only cost
+# tokens, or push the rendered prompt over the renderer's output limit.
+SUBJECT_CHARS = 1000
 PROMPT_FOR_SOURCE = {
     ExtractionResult.Source.PDF: ("extraction", "pdf_scanned"),
     ExtractionResult.Source.IMAGE: ("extraction", "image"),
@@ -99,16 +102,14 @@ def _run(email, *, client, started):
     with _stage("configuration"):
         client = client or llm.get_client()
     with _stage("classify"):
-        classification = processing.email_record_classification(
-            email=email,
-            call=_call(("classification", "email_intent"), client=client, variables={
-                "subject": email.subject, "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS],
-            }),
-        )
+        call = _call(("classification", "email_intent"), client=client, variables={
+            "subject": email.subject[:SUBJECT_CHARS], "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS],
+        })
+        classification = processing.email_record_classification(email=email, call=call)
     if classification.problem:
         results, reasons = [], [f"classification answer unusable: {classification.problem}"]
     elif classification.intent in FACT_BEARING_INTENTS:
-        results, reasons = _extract(email, client=client)
+        results, reasons = _extract(email, client=client, spent=call.cost_usd)
     else:
         results, reasons = [], []
     with _stage("finish"):
@@ -118,24 +119,49 @@ def _run(email, *, client, started):
         )
 
 
-def _extract(email, *, client):
-    """(results, review reasons) of the extraction calls for the body and each readable attachment."""
-    with _stage("extract_body"):
-        call = _call(("extraction", "email_body"), client=client, variables={
-            "sender": email.sender, "subject": email.subject, "body": email.body_text[:EXTRACTION_BODY_CHARS],
-        })
-        results = [processing.result_record(email=email, source=ExtractionResult.Source.BODY, call=call)]
-    reasons = []
-    for attachment, source, refusal in selectors.attachments_to_analyse(email=email):
-        if refusal:
-            reasons.append(f"{attachment.original_name} not analysed: {refusal}")
-            continue
+def _extract(email, *, client, spent):
+    """(results, review reasons) of the extraction calls for the body and the attachments worth reading.
+
+    `spent` is what the run's calls have cost so far; once it is over MAX_COST_PER_EMAIL_USD no
+    further call is made (the call that crossed the line is already paid).
+    """
+    plan = selectors.attachments_to_analyse(email=email)
+    reasons = [f"{attachment.original_name} not analysed: {refusal}" for attachment, refusal in plan.refused]
+    if plan.over_limit:
+        reasons.append(
+            f"{_names(plan.over_limit)} not analysed: only the first {settings.MAX_ANALYSED_ATTACHMENTS} PDFs "
+            "and images of an e-mail are (MAX_ANALYSED_ATTACHMENTS)"
+        )
+    sources = [(ExtractionResult.Source.BODY, None), *plan.analyse]
+    results = []
+    for position, (source, attachment) in enumerate(sources):
+        if spent > settings.MAX_COST_PER_EMAIL_USD:
+            reasons.append(
+                f"{_names([a or 'the e-mail body' for _, a in sources[position:]])} not analysed: this run's "
+                f"calls cost ${spent:.4f}, over MAX_COST_PER_EMAIL_USD (${settings.MAX_COST_PER_EMAIL_USD})"
+            )
+            break
         with _stage(f"extract_{source}"):
-            with attachment.file.open("rb") as handle:
-                document = llm.Document(content_type=attachment.content_type, data=handle.read())
-            call = _call(PROMPT_FOR_SOURCE[source], client=client, document=document)
+            if attachment is None:
+                call = _call(("extraction", "email_body"), client=client, variables={
+                    "sender": email.sender, "subject": email.subject[:SUBJECT_CHARS],
+                    "body": email.body_text[:EXTRACTION_BODY_CHARS],
+                })
+            else:
+                with attachment.file.open("rb") as handle:
+                    document = llm.Document(content_type=attachment.content_type, data=handle.read())
+                call = _call(PROMPT_FOR_SOURCE[source], client=client, document=document)
             results.append(processing.result_record(email=email, source=source, attachment=attachment, call=call))
+        spent += call.cost_usd
     return results, reasons
+
+
+def _names(items, *, shown=10):
+    """'a.pdf, b.pdf and 3 more': a review reason stays short however many files a sender attaches."""
+    names = [str(item) for item in items]
+    if len(names) > shown:
+        return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+    return ", ".join(names)
 
 
 def _call(prompt_key, *, client, variables=None, document=None):

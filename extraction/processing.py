@@ -8,14 +8,14 @@ call that produced it are committed together or not at all.
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from extraction import normalise
+from extraction import normalise, recovery
 from extraction.models import ExtractionResult, IncomingEmail, Intent
 from metrics.collector import MetricsCollector
 
@@ -33,21 +33,21 @@ class Classification:
     problem: str  # empty when the intent is usable
 
 
-def email_claim(*, email_id, now=None):
+def email_claim(*, email_id):
     """Mark an e-mail as being processed and return it; None if it is not waiting to be processed.
 
-    One conditional UPDATE, so of two workers given the same e-mail only one gets it. A run that
-    has been "processing" longer than the worker's task timeout was killed, so it may be claimed again.
+    One conditional UPDATE, so of two workers given the same e-mail only one gets it. A dead run
+    (extraction.recovery.stale_run) may be taken over. An e-mail whose runs were already started
+    max_attempts times is failed instead of run again.
     """
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.Q_CLUSTER.get("timeout", 300))
-    claimable = Q(status__in=(Status.RECEIVED, Status.QUEUED)) | Q(
-        status=Status.PROCESSING, processing_started_at__lt=stale_before
+    claimable = Q(status__in=(Status.RECEIVED, Status.QUEUED)) | recovery.stale_run()
+    claimed = IncomingEmail.objects.filter(claimable, pk=email_id, attempts__lt=recovery.max_attempts()).update(
+        status=Status.PROCESSING, processing_started_at=Now(), attempts=F("attempts") + 1, error="", updated_at=Now()
     )
-    claimed = IncomingEmail.objects.filter(claimable, pk=email_id).update(
-        status=Status.PROCESSING, processing_started_at=now, attempts=F("attempts") + 1, error="", updated_at=now
-    )
-    return IncomingEmail.objects.get(pk=email_id) if claimed else None
+    if claimed:
+        return IncomingEmail.objects.get(pk=email_id)
+    recovery.email_fail_exhausted(email_id=email_id, condition=claimable)
+    return None
 
 
 @transaction.atomic
@@ -153,14 +153,14 @@ def email_finish(*, email, results, review_reasons, duration_ms):
     confidences = [
         c for c in [current.intent_confidence, *(r.confidence for r in results if r.success)] if c is not None
     ]
-    current.confidence = min(confidences) if confidences else None
+    current.lowest_confidence = min(confidences) if confidences else None
     current.review_reason = "\n".join(reasons)
     if reasons:
         current.status = Status.MANUAL_REVIEW
     else:
         current.status = Status.EXTRACTED if results else Status.CLASSIFIED
     current.error = ""
-    current.save(update_fields=["confidence", "review_reason", "status", "error", "updated_at"])
+    current.save(update_fields=["lowest_confidence", "review_reason", "status", "error", "updated_at"])
     MetricsCollector().record_processing_time(stage="pipeline", duration_ms=duration_ms, email=current)
     return current
 
@@ -178,7 +178,10 @@ def _result_review_reasons(result, threshold):
     label = result.attachment.original_name if result.attachment_id else result.get_source_display()
     if not result.success:
         return [f"{label}: {result.error}"]
-    reasons = [f"{label}: could not read {name} {raw!r}" for name, raw in result.unparsed.items()]
+    reasons = [
+        f"{label}: could not read {name} ({normalise.unreadable_because(name, raw)})"
+        for name, raw in result.unparsed.items()
+    ]
     if result.confidence is not None and result.confidence < threshold:
         reasons.append(f"{label}: confidence {result.confidence:.2f} is below {threshold:g}")
     return reasons

@@ -1,22 +1,26 @@
 """Handing e-mails to the worker: one django-q2 task (`extraction.tasks.process_email`) per e-mail."""
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django_q.brokers import get_broker
+from django_q.brokers.orm import ORM
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 PROCESS_EMAIL_TASK = "extraction.tasks.process_email"
 
 
-def email_enqueue_on_commit(email_id):
-    """Queue the processing of an e-mail once the current transaction commits.
+def email_enqueue(email_id):
+    """Queue the processing of an e-mail with the current transaction: the worker sees both or neither.
 
-    After commit, so a worker never looks for a row that is not visible yet (or was rolled back).
+    With the ORM broker in this database (the embedded default) the task is a row written in the
+    transaction itself: it commits with the e-mail, costs no second commit, and no crash can come
+    between the two. Any other broker (Redis), or tasks run inline (Q_SYNC), is handed the task once
+    the transaction commits, so a worker never looks for a row that is not visible yet or was
+    rolled back.
     """
-    transaction.on_commit(lambda: _enqueue(email_id))
-
-
-def _enqueue(email_id):
-    # django-q2's ORM broker calls close_old_connections() before each enqueue unless it runs in
-    # an atomic block; with CONN_MAX_AGE=0 (the SQLite default) that is a reconnect per e-mail,
-    # 2 ms of the 5 ms an import took. The enqueue is one INSERT, so its own transaction is free.
-    with transaction.atomic():
-        async_task(PROCESS_EMAIL_TASK, email_id)
+    if isinstance(get_broker(), ORM) and Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC:
+        # Outside an atomic block the ORM broker would reconnect (close_old_connections) first.
+        with transaction.atomic(savepoint=False):
+            async_task(PROCESS_EMAIL_TASK, email_id)
+    else:
+        transaction.on_commit(lambda: async_task(PROCESS_EMAIL_TASK, email_id))

@@ -1,4 +1,10 @@
-"""Getting e-mails processed again: re-queueing by hand, and recovering runs a killed worker left behind."""
+"""Getting e-mails processed again: re-queueing by hand, and recovering runs a killed worker left behind.
+
+Staleness is measured with the database's clock (`Now()` in the query), never a worker's: workers on
+several machines, with clocks that drift, agree on which runs are dead. One threshold serves the
+claim and the recovery schedule: the worker's time limit (Q_TIMEOUT). django-q2 stops a live run at
+that limit and the pipeline marks its e-mail failed, so a run still "processing" after it is dead.
+"""
 
 import logging
 from datetime import timedelta
@@ -6,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Now
 from django_q.brokers import get_broker
 
 from extraction import queueing
@@ -20,47 +26,69 @@ Status = IncomingEmail.Status
 REQUEUEABLE = (Status.FAILED, Status.MANUAL_REVIEW, Status.CLASSIFIED, Status.EXTRACTED, Status.RECEIVED, Status.QUEUED)
 
 
+def max_attempts():
+    """How many runs an e-mail gets (since it was ingested or re-queued by hand) before it is failed."""
+    return settings.Q_CLUSTER.get("max_attempts") or 3
+
+
+def stale_since():
+    """The database moment before which a run that started is dead (Q_TIMEOUT ago)."""
+    return Now() - timedelta(seconds=settings.Q_CLUSTER.get("timeout", 300))
+
+
+def stale_run():
+    """Q for e-mails whose run is dead: still "processing" longer than the worker's time limit."""
+    return Q(status=Status.PROCESSING, processing_started_at__lt=stale_since())
+
+
 @transaction.atomic
 def email_requeue(*, email):
-    """Queue an e-mail for processing again (e.g. after a failure); False if it is being processed."""
+    """Queue an e-mail for processing again, with a fresh count of attempts; False if it is being processed."""
     updated = IncomingEmail.objects.filter(pk=email.pk, status__in=REQUEUEABLE).update(
-        status=Status.QUEUED, error="", updated_at=timezone.now()
+        status=Status.QUEUED, error="", attempts=0, updated_at=Now()
     )
     if updated:
-        queueing.email_enqueue_on_commit(email.pk)
+        queueing.email_enqueue(email.pk)
     return bool(updated)
 
 
-def emails_recover_stranded(*, now=None):
+@transaction.atomic
+def email_fail_exhausted(*, email_id, condition):
+    """Fail the e-mail if it matches `condition` (a Q) and has used up its attempts; True if it was failed.
+
+    Its runs were started max_attempts times and none finished: whatever kills the worker on it
+    (a 2 GB attachment, a crash in a library) would kill it again, so it waits for an operator.
+    """
+    attempts = max_attempts()
+    failed = IncomingEmail.objects.filter(condition, pk=email_id, attempts__gte=attempts).update(
+        status=Status.FAILED, updated_at=Now(),
+        error=f"processing was started {attempts} times and never finished (worker killed or lost, database "
+              "unreachable); re-queue it by hand",
+    )
+    if failed:
+        email = IncomingEmail.objects.get(pk=email_id)
+        MetricsCollector().record_error(stage="worker", error_type="interrupted", email=email)
+    return bool(failed)
+
+
+def emails_recover_stranded():
     """Re-queue e-mails whose task died with a killed worker; returns {"requeued": n, "failed": n}.
 
-    A run still "processing" Q_CLUSTER["retry"] seconds after its claim was killed (kill -9, OOM, a
-    lost machine): a live run is stopped at the shorter timeout. An e-mail "queued" that long while
-    the broker's queue is empty lost its task: the Redis broker has no acknowledgements, so tasks a
-    killed cluster had fetched are gone. A duplicate task is harmless (email_claim lets one run have
-    the e-mail). After max_attempts interrupted runs the e-mail is failed, so it cannot loop forever.
+    A run that is stale (see stale_run) was killed: kill -9, OOM, a lost machine. An e-mail "queued"
+    that long while the broker's queue is empty lost its task: the Redis broker has no
+    acknowledgements, so tasks a killed cluster had fetched are gone. A duplicate task is harmless
+    (the claim lets one run have the e-mail). An e-mail out of attempts is failed instead.
     """
-    now = now or timezone.now()
-    stranded_before = now - timedelta(seconds=settings.Q_CLUSTER.get("retry", 360))
-    max_attempts = settings.Q_CLUSTER.get("max_attempts") or 3
-    stranded = Q(status=Status.PROCESSING, processing_started_at__lt=stranded_before)
+    stranded = stale_run()
     if not get_broker().queue_size():
-        stranded |= Q(status=Status.QUEUED, updated_at__lt=stranded_before)
+        stranded |= Q(status=Status.QUEUED, updated_at__lt=stale_since())
     counts = {"requeued": 0, "failed": 0}
-    for email in IncomingEmail.objects.filter(stranded).order_by("pk").iterator():
+    for email_id in IncomingEmail.objects.filter(stranded).order_by("pk").values_list("pk", flat=True).iterator():
         with transaction.atomic():
-            still_stranded = IncomingEmail.objects.filter(stranded, pk=email.pk)
-            if email.status == Status.PROCESSING and email.attempts >= max_attempts:
-                reason = (
-                    f"processing was interrupted {email.attempts} times (worker killed or lost, database "
-                    "unreachable); "
-                    "re-queue it by hand"
-                )
-                if still_stranded.update(status=Status.FAILED, error=reason, updated_at=now):
-                    MetricsCollector().record_error(stage="worker", error_type="interrupted", email=email)
-                    counts["failed"] += 1
-            elif still_stranded.update(status=Status.QUEUED, updated_at=now):
-                queueing.email_enqueue_on_commit(email.pk)
+            if email_fail_exhausted(email_id=email_id, condition=stranded):
+                counts["failed"] += 1
+            elif IncomingEmail.objects.filter(stranded, pk=email_id).update(status=Status.QUEUED, updated_at=Now()):
+                queueing.email_enqueue(email_id)
                 counts["requeued"] += 1
     if any(counts.values()):
         logger.warning("Stranded e-mails: %(requeued)d re-queued, %(failed)d failed", counts)

@@ -1,5 +1,9 @@
 """Reads of the extraction app."""
 
+from dataclasses import dataclass
+
+from django.conf import settings
+
 from extraction import llm
 from extraction.models import ExtractionResult, IncomingEmail
 from prompts.models import PromptTemplate
@@ -8,25 +12,41 @@ from prompts.models import PromptTemplate
 INLINE_IMAGE_MIN_BYTES = 40_000
 
 
-def attachments_to_analyse(*, email):
-    """(attachment, source, refusal) for each PDF and image of an e-mail the pipeline should read.
+@dataclass(frozen=True)
+class AttachmentPlan:
+    """Which PDFs and images of an e-mail the pipeline reads, and which it leaves, and why."""
 
-    `refusal` is why an attachment that looks like a document cannot be sent (too big, not
-    stored), or "" when it can. Other file types (signatures, calendar files, ...) are left out.
+    analyse: tuple  # (source, attachment) in order, one per distinct content (sha256)
+    refused: tuple  # (attachment, why it cannot be sent: too big, not stored)
+    over_limit: tuple  # attachments after the first MAX_ANALYSED_ATTACHMENTS documents
+
+
+def attachments_to_analyse(*, email):
+    """The AttachmentPlan of an e-mail: its first MAX_ANALYSED_ATTACHMENTS documents, copies read once.
+
+    A sender decides how many files an e-mail carries, and each one read is a paid call: documents
+    after the limit are not read, and a copy of a file already planned (same sha256) is left out.
+    Other file types (signatures, calendar files, logos inline in the HTML) are not documents.
     """
-    found = []
+    analyse, refused, over_limit, seen = [], [], [], set()
+    for position, (source, attachment) in enumerate(_documents(email)):
+        if position >= settings.MAX_ANALYSED_ATTACHMENTS:
+            over_limit.append(attachment)
+        elif refusal := attachment.refused_reason or llm.document_refusal(attachment.content_type, attachment.size):
+            refused.append((attachment, refusal))
+        elif attachment.sha256 not in seen:
+            seen.add(attachment.sha256)
+            analyse.append((source, attachment))
+    return AttachmentPlan(analyse=tuple(analyse), refused=tuple(refused), over_limit=tuple(over_limit))
+
+
+def _documents(email):
     for attachment in email.attachments.order_by("id"):
         if attachment.content_type == llm.PDF_TYPE:
-            source = ExtractionResult.Source.PDF
+            yield ExtractionResult.Source.PDF, attachment
         elif attachment.content_type in llm.IMAGE_TYPES:
-            if attachment.is_inline and attachment.size < INLINE_IMAGE_MIN_BYTES:
-                continue
-            source = ExtractionResult.Source.IMAGE
-        else:
-            continue
-        refusal = attachment.refused_reason or llm.document_refusal(attachment.content_type, attachment.size) or ""
-        found.append((attachment, source, refusal))
-    return found
+            if not (attachment.is_inline and attachment.size < INLINE_IMAGE_MIN_BYTES):
+                yield ExtractionResult.Source.IMAGE, attachment
 
 
 def emails_with_status(*, statuses):

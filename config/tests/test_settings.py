@@ -34,6 +34,13 @@ def test_an_empty_database_url_is_a_clear_start_up_error():
     assert "KeyError" not in result.stderr.splitlines()[-1]
 
 
+def test_a_cost_cap_that_is_not_an_amount_is_a_clear_start_up_error():
+    for value in ("fifty cents", "NaN", "-1"):
+        result = manage("check", MAX_COST_PER_EMAIL_USD=value)
+        assert result.returncode != 0
+        assert f"MAX_COST_PER_EMAIL_USD must be an amount in USD such as 0.50, not '{value}'" in result.stderr
+
+
 @pytest.mark.slow
 def test_the_deployment_check_is_clean_with_production_settings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)

@@ -6,7 +6,9 @@ response parsing and retries run; only the network is replaced. `fake_api_server
 on 127.0.0.1 (devtools.fake_api) for processes that reach it over HTTP.
 """
 
+import base64
 import json
+import uuid
 from pathlib import Path
 
 import anthropic
@@ -58,8 +60,33 @@ IMAGE_ANSWER = {
 }
 
 
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
 def raw_email(name):
     return (DATA / name).read_bytes()
+
+
+def multipart_email(
+    *attachments, subject="Forderungsaufstellung", sender="Inkasso Süd <forderung@inkasso.example>", html=None
+):
+    """A raw multipart message; each attachment is (Content-Disposition parameters, content type, bytes)."""
+    parts = ["Content-Type: text/plain; charset=utf-8\r\n\r\nSehr geehrte Damen und Herren, siehe Anhang.\r\n"]
+    if html is not None:
+        parts.append(f"Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n")
+    for params, content_type, data in attachments:
+        encoded = base64.encodebytes(data).decode("ascii")
+        parts.append(
+            f"Content-Type: {content_type}\r\nContent-Disposition: attachment; {params}\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}"
+        )
+    body = "".join(f"--BOUNDARY\r\n{part}" for part in parts) + "--BOUNDARY--\r\n"
+    headers = (
+        f"From: {sender}\r\nTo: beratung@example.org\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{uuid.uuid4()}@inkasso.example>\r\nDate: Mon, 16 Nov 2026 09:30:00 +0100\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="BOUNDARY"\r\n\r\n'
+    )
+    return (headers + body).encode("utf-8")
 
 
 def message_body(text, *, output_tokens=85, **fields):

@@ -1,8 +1,6 @@
 """Hostile e-mails: attachment names cannot escape MEDIA_ROOT, oversize files are refused with a
 reason, and whatever a sender (or the model) wrote is shown escaped on every admin page."""
 
-import base64
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,34 +10,13 @@ from extraction import tasks
 from extraction.ingest import sanitise_filename
 from extraction.models import EmailAttachment, ExtractionResult, IncomingEmail
 from extraction.services import ingest_message
+from extraction.tests.conftest import PDF, multipart_email
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 ESCAPED = {SCRIPT: "&lt;script&gt;alert(1)&lt;/script&gt;", IMG: "&lt;img src=x onerror=alert(1)&gt;"}
-
-
-def mime(*attachments, subject="Forderungsaufstellung", sender="Inkasso Süd <forderung@inkasso.example>",
-         html=None):
-    """A raw multipart message; each attachment is (Content-Disposition parameters, content type, bytes)."""
-    parts = ["Content-Type: text/plain; charset=utf-8\r\n\r\nSehr geehrte Damen und Herren, siehe Anhang.\r\n"]
-    if html is not None:
-        parts.append(f"Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n")
-    for params, content_type, data in attachments:
-        encoded = base64.encodebytes(data).decode("ascii")
-        parts.append(
-            f"Content-Type: {content_type}\r\nContent-Disposition: attachment; {params}\r\n"
-            f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}"
-        )
-    body = "".join(f"--BOUNDARY\r\n{part}" for part in parts) + "--BOUNDARY--\r\n"
-    headers = (
-        f"From: {sender}\r\nTo: beratung@example.org\r\nSubject: {subject}\r\n"
-        f"Message-ID: <{uuid.uuid4()}@inkasso.example>\r\nDate: Mon, 16 Nov 2026 09:30:00 +0100\r\n"
-        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="BOUNDARY"\r\n\r\n'
-    )
-    return (headers + body).encode("utf-8")
 
 
 # Attachment names -----------------------------------------------------------------------------------
@@ -70,7 +47,7 @@ HOSTILE_NAMES = [
 
 @pytest.mark.parametrize(("params", "expected"), HOSTILE_NAMES)
 def test_attachment_names_are_sanitised_and_stored_under_the_emails_media_folder(media_root, params, expected):
-    email = ingest_message(mime((params, "application/pdf", PDF)))
+    email = ingest_message(multipart_email((params, "application/pdf", PDF)))
     attachment = email.attachments.get()
     assert attachment.original_name == expected
     stored = Path(attachment.file.path).resolve()
@@ -81,7 +58,7 @@ def test_attachment_names_are_sanitised_and_stored_under_the_emails_media_folder
 
 
 def test_a_very_long_name_is_shortened_and_keeps_its_extension(media_root):
-    email = ingest_message(mime((f'filename="{"Forderung" * 200}.pdf"', "application/pdf", PDF)))
+    email = ingest_message(multipart_email((f'filename="{"Forderung" * 200}.pdf"', "application/pdf", PDF)))
     attachment = email.attachments.get()
     assert len(attachment.original_name) <= 150 and attachment.original_name.endswith(".pdf")
     assert Path(attachment.file.path).resolve().is_relative_to(Path(media_root).resolve())
@@ -89,7 +66,7 @@ def test_a_very_long_name_is_shortened_and_keeps_its_extension(media_root):
 
 def test_two_attachments_with_the_same_name_do_not_overwrite_each_other(media_root):
     other = PDF.replace(b"1 0 obj", b"2 0 obj")
-    email = ingest_message(mime(
+    email = ingest_message(multipart_email(
         ('filename="../Forderung.pdf"', "application/pdf", PDF), ('filename="Forderung.pdf"', "application/pdf", other)
     ))
     first, second = email.attachments.order_by("id")
@@ -114,7 +91,7 @@ def test_sanitised_names_have_no_directories_control_characters_or_leading_dots(
 def test_an_oversize_attachment_is_refused_with_a_clear_reason_and_the_email_is_still_ingested(settings, media_root):
     settings.MAX_ATTACHMENT_BYTES = 1000
     big = PDF + b"0" * 5000
-    email = ingest_message(mime(
+    email = ingest_message(multipart_email(
         ('filename="gross.pdf"', "application/pdf", big), ('filename="klein.pdf"', "application/pdf", PDF)
     ))
     assert email.status == IncomingEmail.Status.QUEUED
@@ -127,7 +104,7 @@ def test_an_oversize_attachment_is_refused_with_a_clear_reason_and_the_email_is_
 
 def test_a_refused_attachment_sends_the_email_to_review_with_the_reason(settings, api):
     settings.MAX_ATTACHMENT_BYTES = 1000
-    email = ingest_message(mime(('filename="gross.pdf"', "application/pdf", PDF + b"0" * 5000)))
+    email = ingest_message(multipart_email(('filename="gross.pdf"', "application/pdf", PDF + b"0" * 5000)))
     tasks.process_email(email.pk, client=api.client())
     email.refresh_from_db()
     assert email.status == IncomingEmail.Status.MANUAL_REVIEW
@@ -137,7 +114,7 @@ def test_a_refused_attachment_sends_the_email_to_review_with_the_reason(settings
 
 def test_the_admin_says_why_an_attachment_was_refused(admin_client, settings):
     settings.MAX_ATTACHMENT_BYTES = 1000
-    email = ingest_message(mime(('filename="gross.pdf"', "application/pdf", PDF + b"0" * 5000)))
+    email = ingest_message(multipart_email(('filename="gross.pdf"', "application/pdf", PDF + b"0" * 5000)))
     page = admin_client.get(reverse("admin:extraction_incomingemail_change", args=[email.pk])).content.decode()
     assert "no: Not stored:" in page and "over the limit" in page
 
@@ -147,7 +124,7 @@ def test_the_admin_says_why_an_attachment_was_refused(admin_client, settings):
 @pytest.fixture
 def hostile_email():
     """An e-mail whose every sender-controlled field, and the model's answer about it, carries markup."""
-    email = ingest_message(mime(
+    email = ingest_message(multipart_email(
         ('filename="brief.pdf"', "application/pdf", PDF),
         subject=f"Forderung {SCRIPT}", sender=f'"{IMG}" <evil@inkasso.example>',
         html=f"<p>Forderung</p>{SCRIPT}{IMG}",

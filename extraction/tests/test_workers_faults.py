@@ -12,13 +12,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import httpx2
 import psycopg2
 import pytest
-from django.conf import settings
 from django.db import OperationalError
 from django.db.models import Count
 from django.utils import timezone
@@ -314,31 +312,3 @@ def test_a_lost_database_connection_leaves_the_email_processing_to_be_picked_up_
         tasks.process_email(email.pk, client=api.client())
     email.refresh_from_db()
     assert (email.status, email.error) == (Status.PROCESSING, "")
-
-
-@pytest.mark.django_db
-def test_stranded_emails_are_requeued_and_one_interrupted_too_often_fails(django_capture_on_commit_callbacks):
-    now = timezone.now()
-    retry = timedelta(seconds=settings.Q_CLUSTER["retry"])
-
-    def email(n, status, *, claimed_ago=None, waiting_for=timedelta(0), attempts=1):
-        row = IncomingEmail.objects.create(
-            message_id=f"<stranded-{n}@test>", sender="glaeubiger@example.de", status=status, attempts=attempts,
-            processing_started_at=now - claimed_ago if claimed_ago else None,
-        )
-        IncomingEmail.objects.filter(pk=row.pk).update(updated_at=now - waiting_for)
-        return row.pk
-
-    killed = email(1, Status.PROCESSING, claimed_ago=retry + timedelta(seconds=1))
-    running = email(2, Status.PROCESSING, claimed_ago=retry - timedelta(seconds=5))
-    lost = email(3, Status.QUEUED, waiting_for=retry + timedelta(seconds=1))
-    just_queued = email(4, Status.QUEUED)
-    poison = email(5, Status.PROCESSING, claimed_ago=retry * 2, attempts=settings.Q_CLUSTER["max_attempts"])
-
-    with django_capture_on_commit_callbacks() as enqueued:
-        assert services.emails_recover_stranded(now=now) == {"requeued": 2, "failed": 1}
-    statuses = dict(IncomingEmail.objects.values_list("pk", "status"))
-    assert statuses == {killed: Status.QUEUED, running: Status.PROCESSING, lost: Status.QUEUED,
-                        just_queued: Status.QUEUED, poison: Status.FAILED}
-    assert len(enqueued) == 2
-    assert "interrupted 3 times" in IncomingEmail.objects.get(pk=poison).error
