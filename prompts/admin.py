@@ -19,7 +19,7 @@ from prompts import admin_views
 from prompts.errors import RollbackUnavailable
 from prompts.forms import PromptTemplateAddForm
 from prompts.models import PromptActivation, PromptTemplate
-from prompts.services import prompt_create_first_version, prompt_rollback
+from prompts.services import prompt_create_next_version, prompt_rollback
 
 # Sorting by prompt key: task type, then name (both admins have these two fields).
 PROMPT_KEY_ORDERING = Concat("task_type", Value("."), "name")
@@ -120,7 +120,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Only the add view saves (existing versions are read-only). The service numbers the
         # version: 1 for a new prompt, the next one if the key already exists.
-        created = prompt_create_first_version(created_by=request.user.get_username(), **form.cleaned_data)
+        created = prompt_create_next_version(created_by=request.user.get_username(), **form.cleaned_data)
         obj.pk = created.pk
         obj.refresh_from_db()
 

@@ -16,7 +16,7 @@ from jinja2 import TemplateSyntaxError
 from prompts.errors import TemplateRenderError
 from prompts.models import PromptTemplate
 from prompts.rendering import MAX_OUTPUT_SIZE, check_template, render_template
-from prompts.services import prompt_activate, prompt_create_first_version, prompt_create_version
+from prompts.services import prompt_activate, prompt_create_next_version, prompt_create_version
 
 API_KEY = "sk-ant-test-SECRET-do-not-leak"
 SECRET_KEY = "django-SECRET-planted-by-the-hostile-template-tests"
@@ -390,7 +390,7 @@ IMG = "<img src=x onerror=alert(1)>"
 @pytest.fixture
 def hostile_prompt(db):
     """Two versions of a prompt whose texts, description, schema and authors carry markup; v2 active."""
-    v1 = prompt_create_first_version(
+    v1 = prompt_create_next_version(
         task_type="validation", name="xss", created_by=IMG, description=f"Erste {SCRIPT}",
         system_prompt=f"System {SCRIPT}", user_prompt_template=f"{IMG} {{{{ x }}}} {SCRIPT}",
         model_name="claude-haiku-4-5", output_schema={"type": "object", "description": SCRIPT},
