@@ -1,7 +1,8 @@
 """Admin for operators: prompt versions (read-only once saved), their actions and the activation audit.
 
-Viewing needs `view_prompttemplate`; creating versions needs `prompts.create_version`; activating and
-rolling back need `prompts.activate_version`. Versions are never changed or deleted here: a change
+Viewing needs `view_prompttemplate`; creating a version from an existing one needs that and
+`prompts.create_version` (adding a prompt needs only the latter); activating and rolling back need
+`prompts.activate_version`. Versions are never changed or deleted here: a change
 is a new version. All writes go through `prompts.services`; the custom pages live in `admin_views`.
 """
 
@@ -94,7 +95,8 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         return False
 
     def has_create_version_permission(self, request):
-        return request.user.has_perm("prompts.create_version")
+        # A new version starts as a copy of an existing one: making it means seeing that one.
+        return self.has_view_permission(request) and request.user.has_perm("prompts.create_version")
 
     def has_activate_version_permission(self, request):
         return request.user.has_perm("prompts.activate_version")
