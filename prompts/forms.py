@@ -9,8 +9,10 @@ import json
 from django import forms
 from django.forms.fields import InvalidJSONInput
 from django.utils import timezone
+from django.utils.html import escape
 
 from prompts.models import PromptTemplate
+from prompts.template_language import ALLOWED_LANGUAGE
 
 PROMPT_TEXT_WIDGET = forms.Textarea(attrs={"class": "vLargeTextField prompt-editor", "rows": 14})
 
@@ -44,6 +46,11 @@ class VersionContentForm(forms.ModelForm):
             "user_prompt_template": PROMPT_TEXT_WIDGET,
             "model_name": forms.TextInput(attrs={"class": "vTextField"}),
             "description": forms.Textarea(attrs={"class": "vLargeTextField", "rows": 3}),
+        }
+        # The admin shows help texts as HTML; the language's description contains < and >.
+        help_texts = {
+            "system_prompt": escape(f"Optional system message. {ALLOWED_LANGUAGE}"),
+            "user_prompt_template": escape(f"The user message, e.g. Betreff: {{{{ subject }}}}. {ALLOWED_LANGUAGE}"),
         }
 
     def _clean_prompt_text(self, field):
