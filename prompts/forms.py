@@ -20,6 +20,19 @@ PROMPT_TEXT_WIDGET = forms.Textarea(attrs={"class": "vLargeTextField prompt-edit
 class PrettyJSONField(forms.JSONField):
     """A JSON field that shows its value indented, so a schema can be read and edited in a textarea."""
 
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError("This JSON is nested too deeply to be a schema.", code="too_deep") from None
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        # A submitted form is shown again with the text as the operator typed it (Django's marker for
+        # "show as is"): nothing is lost, and nothing nested too deep is parsed and serialised again.
+        return InvalidJSONInput(data)
+
     def prepare_value(self, value):
         if isinstance(value, InvalidJSONInput):
             return value
@@ -35,7 +48,10 @@ class VersionContentForm(forms.ModelForm):
     output_schema = PrettyJSONField(
         required=False,
         widget=forms.Textarea(attrs={"class": "vLargeTextField prompt-editor", "rows": 10}),
-        help_text="Optional JSON Schema the answer must match. Leave empty for free-form answers.",
+        help_text=(
+            "Optional JSON Schema (an object) the answer must match. $ref may only point into this schema "
+            "(#/...), never to a URL or file, and never back to itself. Leave empty for free-form answers."
+        ),
     )
 
     class Meta:
