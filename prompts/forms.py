@@ -1,7 +1,8 @@
 """Forms of the prompt admin: adding a prompt, deriving a new version, previewing, choosing a diff.
 
-Validation of template syntax and JSON Schema lives in `PromptTemplate.clean()`; the model forms
-here run it (through `full_clean`) so each problem becomes an error on the field it belongs to.
+Validation of the templates (`PromptTemplate.clean()`) and of the output schema
+(`PromptTemplate.clean_fields()`) lives in the model; the model forms here run it (through
+`full_clean`) so each problem becomes an error on the field it belongs to.
 """
 
 import json

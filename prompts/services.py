@@ -75,7 +75,8 @@ def prompt_activate(*, template, activated_by, kind=PromptActivation.Kind.ACTIVA
 
 
 def prompt_rollback(*, task_type, name, activated_by):
-    """Re-activate the version that was active before the current one (by the audit trail)."""
+    """Re-activate the version that was active before the current one: by the audit trail, or the
+    next lower version for one activated before the audit existed."""
     with transaction.atomic():
         versions = _lock_prompt_versions(task_type=task_type, name=name)
         current = next((v for v in versions if v.is_active), None)
