@@ -30,13 +30,14 @@ def require_plain(value, what="value"):
 
     Undefined passes through, so StrictUndefined raises its own clear error where it is used.
     """
-    stack = [(value, 0)]
+    stack, seen = [(value, 0)], set()
     while stack:
         item, depth = stack.pop()
         if isinstance(item, Undefined) and depth:
             str(item)  # inside a list it would print as "Undefined"; raise its error instead
-        if isinstance(item, PLAIN_SCALARS) or isinstance(item, Undefined):
+        if isinstance(item, PLAIN_SCALARS) or isinstance(item, Undefined) or id(item) in seen:
             continue
+        seen.add(id(item))  # a list shared (or contained) twice is checked once
         if depth >= MAX_VALUE_DEPTH:
             raise SecurityError(f"a {what} nested deeper than {MAX_VALUE_DEPTH} levels cannot be used in a prompt")
         if isinstance(item, (list, tuple)):

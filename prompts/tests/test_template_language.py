@@ -169,3 +169,9 @@ def test_the_admin_forms_explain_the_allowed_language(client):
     assert "Not allowed: calling functions or methods" in content
     assert "(== != &lt; &gt; &lt;= &gt;= in)" in content
     assert template_language.ALLOWED_LANGUAGE.count("{% set %}") == 1
+
+
+def test_a_list_that_contains_itself_twice_is_checked_once_not_walked_forever():
+    shared = []
+    shared.extend([shared, shared])  # walked naively, 2**32 paths before the depth bound
+    assert render_template("{{ items|length }}", {"items": shared}) == "2"
