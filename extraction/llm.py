@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import anthropic
-import jsonschema
 from django.conf import settings
 
 from extraction import pricing
+from prompts.schemas import answer_schema_error
 
 PDF_TYPE = "application/pdf"
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -240,10 +240,9 @@ def parse_answer(text, *, schema=None, stop_reason=None):
     if problem:
         return None, f"the answer cannot be stored: {problem}"
     if schema:
-        error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(data))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "the top level"
-            return None, f"the answer does not match the output schema at {where}: {error.message}"
+        error = answer_schema_error(data, schema)  # never fetches a $ref, never recurses without bound
+        if error:
+            return None, error
     return data, ""
 
 

@@ -1,7 +1,8 @@
 """Admin for operators: prompt versions (read-only once saved), their actions and the activation audit.
 
-Viewing needs `view_prompttemplate`; creating versions needs `prompts.create_version`; activating and
-rolling back need `prompts.activate_version`. Versions are never changed or deleted here: a change
+Viewing needs `view_prompttemplate`; creating a version from an existing one needs that and
+`prompts.create_version` (adding a prompt needs only the latter); activating and rolling back need
+`prompts.activate_version`. Versions are never changed or deleted here: a change
 is a new version. All writes go through `prompts.services`; the custom pages live in `admin_views`.
 """
 
@@ -19,7 +20,7 @@ from prompts import admin_views
 from prompts.errors import RollbackUnavailable
 from prompts.forms import PromptTemplateAddForm
 from prompts.models import PromptActivation, PromptTemplate
-from prompts.services import prompt_create_first_version, prompt_rollback
+from prompts.services import prompt_create_next_version, prompt_rollback
 
 # Sorting by prompt key: task type, then name (both admins have these two fields).
 PROMPT_KEY_ORDERING = Concat("task_type", Value("."), "name")
@@ -94,7 +95,8 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         return False
 
     def has_create_version_permission(self, request):
-        return request.user.has_perm("prompts.create_version")
+        # A new version starts as a copy of an existing one: making it means seeing that one.
+        return self.has_view_permission(request) and request.user.has_perm("prompts.create_version")
 
     def has_activate_version_permission(self, request):
         return request.user.has_perm("prompts.activate_version")
@@ -120,7 +122,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Only the add view saves (existing versions are read-only). The service numbers the
         # version: 1 for a new prompt, the next one if the key already exists.
-        created = prompt_create_first_version(created_by=request.user.get_username(), **form.cleaned_data)
+        created = prompt_create_next_version(created_by=request.user.get_username(), **form.cleaned_data)
         obj.pk = created.pk
         obj.refresh_from_db()
 

@@ -15,7 +15,8 @@ class NoActivePrompt(PromptError, LookupError):
 
 
 class TemplateRenderError(PromptError, ValueError):
-    """A template could not be rendered: a missing variable or a sandbox violation."""
+    """A template could not be rendered: a missing variable, a construct outside the prompt template
+    language, a value that is not plain, or a render limit."""
 
 
 class ImmutableVersionError(PromptError):

@@ -1,7 +1,8 @@
 """Forms of the prompt admin: adding a prompt, deriving a new version, previewing, choosing a diff.
 
-Validation of template syntax and JSON Schema lives in `PromptTemplate.clean()`; the model forms
-here run it (through `full_clean`) so each problem becomes an error on the field it belongs to.
+Validation of the templates (`PromptTemplate.clean()`) and of the output schema
+(`PromptTemplate.clean_fields()`) lives in the model; the model forms here run it (through
+`full_clean`) so each problem becomes an error on the field it belongs to.
 """
 
 import json
@@ -9,14 +10,29 @@ import json
 from django import forms
 from django.forms.fields import InvalidJSONInput
 from django.utils import timezone
+from django.utils.html import escape
 
 from prompts.models import PromptTemplate
+from prompts.template_language import ALLOWED_LANGUAGE
 
 PROMPT_TEXT_WIDGET = forms.Textarea(attrs={"class": "vLargeTextField prompt-editor", "rows": 14})
 
 
 class PrettyJSONField(forms.JSONField):
     """A JSON field that shows its value indented, so a schema can be read and edited in a textarea."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError("This JSON is nested too deeply to be a schema.", code="too_deep") from None
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        # A submitted form is shown again with the text as the operator typed it (Django's marker for
+        # "show as is"): nothing is lost, and nothing nested too deep is parsed and serialised again.
+        return InvalidJSONInput(data)
 
     def prepare_value(self, value):
         if isinstance(value, InvalidJSONInput):
@@ -33,7 +49,10 @@ class VersionContentForm(forms.ModelForm):
     output_schema = PrettyJSONField(
         required=False,
         widget=forms.Textarea(attrs={"class": "vLargeTextField prompt-editor", "rows": 10}),
-        help_text="Optional JSON Schema the answer must match. Leave empty for free-form answers.",
+        help_text=(
+            "Optional JSON Schema (an object) the answer must match. $ref may only point into this schema "
+            "(#/...), never to a URL or file, and never back to itself. Leave empty for free-form answers."
+        ),
     )
 
     class Meta:
@@ -44,6 +63,11 @@ class VersionContentForm(forms.ModelForm):
             "user_prompt_template": PROMPT_TEXT_WIDGET,
             "model_name": forms.TextInput(attrs={"class": "vTextField"}),
             "description": forms.Textarea(attrs={"class": "vLargeTextField", "rows": 3}),
+        }
+        # The admin shows help texts as HTML; the language's description contains < and >.
+        help_texts = {
+            "system_prompt": escape(f"Optional system message. {ALLOWED_LANGUAGE}"),
+            "user_prompt_template": escape(f"The user message, e.g. Betreff: {{{{ subject }}}}. {ALLOWED_LANGUAGE}"),
         }
 
     def _clean_prompt_text(self, field):

@@ -2,14 +2,14 @@
 
 from dataclasses import dataclass
 
-import jsonschema
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import capfirst
 from jinja2 import TemplateSyntaxError
 
-from prompts import rendering
+from prompts import rendering, schemas
 from prompts.errors import ImmutableVersionError
 
 
@@ -101,6 +101,24 @@ class PromptTemplate(models.Model):
     def key(self):
         return f"{self.task_type}.{self.name}"
 
+    def clean_fields(self, exclude=None):
+        # The output schema is checked here, before the JSON field's own check: that one serialises
+        # the value recursively and would crash on a schema nested thousands of levels deep.
+        errors = {}
+        exclude = set(exclude or ())
+        if "output_schema" not in exclude and self.output_schema is not None:
+            try:
+                schemas.check_output_schema(self.output_schema)
+            except schemas.InvalidOutputSchema as exc:
+                errors["output_schema"] = [ValidationError(capfirst(str(exc)), code="output_schema")]
+                exclude.add("output_schema")
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
     def clean(self):
         errors = {}
         for field in ("system_prompt", "user_prompt_template"):
@@ -111,13 +129,6 @@ class PromptTemplate(models.Model):
                     "Template error on line %(line)s: %(message)s",
                     code="template_syntax",
                     params={"line": exc.lineno, "message": exc.message},
-                )
-        if self.output_schema is not None:
-            try:
-                jsonschema.validators.validator_for(self.output_schema).check_schema(self.output_schema)
-            except jsonschema.SchemaError as exc:
-                errors["output_schema"] = ValidationError(
-                    "Not a valid JSON Schema: %(message)s", code="json_schema", params={"message": exc.message}
                 )
         if errors:
             raise ValidationError(errors)

@@ -1,7 +1,8 @@
 """Write operations on prompts. Admin actions, commands and tests all come through here."""
 
-from django.db import transaction
-from django.db.models import Max
+import zlib
+
+from django.db import connection, transaction
 
 from prompts import selectors
 from prompts.errors import RollbackUnavailable
@@ -9,42 +10,39 @@ from prompts.models import PromptActivation, PromptTemplate
 
 
 def _lock_prompt_versions(*, task_type, name):
-    """Lock every version of one prompt so concurrent activations and new versions serialise.
+    """Serialise every writer of one prompt (versions, activations) and return its versions, locked.
 
-    PostgreSQL takes row locks; SQLite's IMMEDIATE transactions already serialise all writers.
+    PostgreSQL: a transaction-scoped advisory lock on the prompt's key, which also holds while the
+    prompt has no version yet (row locks cannot lock rows that do not exist, so two first versions
+    would collide on the version number), then row locks. SQLite's IMMEDIATE transactions already
+    serialise all writers.
     """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"prompts:{task_type}.{name}".encode())])
     return list(
         PromptTemplate.objects.select_for_update().filter(task_type=task_type, name=name).order_by("version")
     )
 
 
-@transaction.atomic
 def prompt_create_version(*, source, created_by, description, **changes):
     """Create the next version of `source`'s prompt, copying it with `changes` applied (inactive)."""
     unknown = set(changes) - set(PromptTemplate.EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"Not editable in a new version: {', '.join(sorted(unknown))}")
-    versions = _lock_prompt_versions(task_type=source.task_type, name=source.name)
-    latest = max((v.version for v in versions), default=0)
-    template = PromptTemplate(
-        task_type=source.task_type,
-        name=source.name,
-        version=latest + 1,
-        created_by=created_by,
-        description=description,
+    return prompt_create_next_version(
+        task_type=source.task_type, name=source.name, created_by=created_by, description=description,
         **{field: changes.get(field, getattr(source, field)) for field in PromptTemplate.EDITABLE_FIELDS},
     )
-    template.full_clean()
-    template.save()
-    return template
 
 
 @transaction.atomic
-def prompt_create_first_version(*, task_type, name, created_by, description="", **fields):
-    """Create version 1 of a new prompt (inactive until someone activates it)."""
-    latest = PromptTemplate.objects.filter(task_type=task_type, name=name).aggregate(v=Max("version"))["v"]
+def prompt_create_next_version(*, task_type, name, created_by, description="", **fields):
+    """Create the next version of `task_type.name` from complete content (version 1 of a new prompt),
+    inactive until someone activates it. Concurrent calls get consecutive numbers, never a collision."""
+    versions = _lock_prompt_versions(task_type=task_type, name=name)
     template = PromptTemplate(
-        task_type=task_type, name=name, version=(latest or 0) + 1,
+        task_type=task_type, name=name, version=max((v.version for v in versions), default=0) + 1,
         created_by=created_by, description=description, **fields,
     )
     template.full_clean()
@@ -77,7 +75,8 @@ def prompt_activate(*, template, activated_by, kind=PromptActivation.Kind.ACTIVA
 
 
 def prompt_rollback(*, task_type, name, activated_by):
-    """Re-activate the version that was active before the current one (by the audit trail)."""
+    """Re-activate the version that was active before the current one: by the audit trail, or the
+    next lower version for one activated before the audit existed."""
     with transaction.atomic():
         versions = _lock_prompt_versions(task_type=task_type, name=name)
         current = next((v for v in versions if v.is_active), None)

@@ -1,7 +1,8 @@
 """Who may do what in the admin: every page, custom page and action, for every kind of operator.
 
 Roles: staff without permissions, view-only staff (every view permission), a prompt editor (view +
-prompts.create_version), an activator (view + prompts.activate_version) and a superuser. Pages are
+prompts.create_version), an activator (view + prompts.activate_version), a superuser, and staff holding
+prompts.create_version without any view permission ("blind editor": may add a prompt, never see one). Pages are
 checked by HTTP status; writes by their effect on the database, since a refused admin action
 answers like an accepted one (a redirect back to the list).
 """
@@ -23,7 +24,7 @@ from prompts.tests.factories import make_version
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("nobody", "viewer", "editor", "activator", "superuser")
+ROLES = ("nobody", "viewer", "editor", "activator", "superuser", "blind_editor")
 VIEW_PERMISSIONS = [
     "prompts.view_prompttemplate", "prompts.view_promptactivation",
     "extraction.view_incomingemail", "extraction.view_modelprice",
@@ -35,6 +36,7 @@ ROLE_PERMISSIONS = {
     "viewer": VIEW_PERMISSIONS,
     "editor": [*VIEW_PERMISSIONS, "prompts.create_version"],
     "activator": [*VIEW_PERMISSIONS, "prompts.activate_version"],
+    "blind_editor": ["prompts.create_version"],
 }
 
 
@@ -69,8 +71,10 @@ def admin(name, *args):
     return reverse(f"admin:{name}", args=args)
 
 
-def expect(nobody, viewer, editor, activator, superuser):
-    return dict(zip(ROLES, (nobody, viewer, editor, activator, superuser), strict=True))
+def expect(nobody, viewer, editor, activator, superuser, *, blind_editor=None):
+    """Expected status per role; the blind editor gets what `nobody` gets unless a row says otherwise."""
+    statuses = (nobody, viewer, editor, activator, superuser, nobody if blind_editor is None else blind_editor)
+    return dict(zip(ROLES, statuses, strict=True))
 
 
 VIEWERS = expect(403, 200, 200, 200, 200)
@@ -82,9 +86,12 @@ PAGES = [
     ("prompt version (read-only)", "get", lambda w: admin("prompts_prompttemplate_change", w["v1"].pk), VIEWERS),
     ("prompt version change post", "post", lambda w: admin("prompts_prompttemplate_change", w["v1"].pk), NO_ONE),
     ("prompt version delete", "get", lambda w: admin("prompts_prompttemplate_delete", w["v1"].pk), NO_ONE),
-    ("prompt add page", "get", lambda w: admin("prompts_prompttemplate_add"), expect(403, 403, 200, 403, 200)),
+    ("prompt add page", "get", lambda w: admin("prompts_prompttemplate_add"),
+     expect(403, 403, 200, 403, 200, blind_editor=200)),
     ("new-version page", "get", lambda w: admin("prompts_prompttemplate_new_version", w["v1"].pk),
-     expect(403, 403, 200, 403, 200)),
+     expect(403, 403, 200, 403, 200, blind_editor=403)),
+    ("new-version post", "post", lambda w: admin("prompts_prompttemplate_new_version", w["v1"].pk),
+     expect(403, 403, 200, 403, 200, blind_editor=403)),
     ("activate url by get", "get", lambda w: admin("prompts_prompttemplate_activate", w["v2"].pk),
      expect(403, 403, 403, 405, 405)),
     ("preview", "get", lambda w: admin("prompts_prompttemplate_preview", w["v1"].pk), VIEWERS),
@@ -204,7 +211,7 @@ def delete_an_activation(client, w):
 
 # (write, the roles for which it takes effect)
 WRITES = [
-    (add_a_prompt, {"editor", "superuser"}),
+    (add_a_prompt, {"editor", "superuser", "blind_editor"}),
     (create_a_new_version, {"editor", "superuser"}),
     (open_the_new_version_page_by_action, {"editor", "superuser"}),
     (activate_with_the_button, {"activator", "superuser"}),
@@ -228,7 +235,7 @@ def test_the_change_page_offers_only_the_buttons_the_role_may_use(client, world,
     page = sign_in(client, role).get(admin("prompts_prompttemplate_change", world["v2"].pk)).content.decode()
     new_version = admin("prompts_prompttemplate_new_version", world["v2"].pk)
     activate = admin("prompts_prompttemplate_activate", world["v2"].pk)
-    assert (new_version in page) == (role in {"editor", "superuser"})
+    assert (new_version in page) == (role in {"editor", "superuser"})  # the blind editor gets a 403 page
     assert (activate in page) == (role in {"activator", "superuser"})
 
 

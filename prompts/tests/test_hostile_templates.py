@@ -1,22 +1,27 @@
-"""Server-side template injection: hostile prompt templates are refused on save or on render, never leak.
+"""Server-side template injection: hostile prompt templates are refused on save and again on render.
 
 Every payload goes through the three ways operator-written text reaches Jinja2: `render_template`
 (what the pipeline calls), the admin's add form and its new-version form (then the preview page).
-Each one is refused when saved (a form error, nothing stored) or refused when rendered (a
-TemplateRenderError, shown plainly on the preview page), quickly, and no output or error message
-ever shows Python internals or a secret planted in settings and the environment.
+A template outside the prompt template language (`prompts.template_language`) is refused when saved,
+as a form error naming the construct and its line, and again when it is compiled for rendering, so a
+row stored without the check (a fixture, an import, raw SQL) never renders either. What only shows
+at render time (a value that is not plain, text too long) is a TemplateRenderError. Every refusal
+comes quickly, and no output or error message ever shows Python internals or a planted secret.
 """
 
 import time
 
 import pytest
-from django.urls import NoReverseMatch, reverse
+from django.core.exceptions import ValidationError
+from django.urls import reverse
 from jinja2 import TemplateSyntaxError
 
 from prompts.errors import TemplateRenderError
 from prompts.models import PromptTemplate
 from prompts.rendering import MAX_OUTPUT_SIZE, check_template, render_template
-from prompts.services import prompt_activate, prompt_create_first_version, prompt_create_version
+from prompts.selectors import get_active_prompt
+from prompts.services import prompt_activate, prompt_create_version
+from prompts.tests.ssti_payloads import LITERAL_TEXT, NO_LOADER, PAYLOADS
 
 API_KEY = "sk-ant-test-SECRET-do-not-leak"
 SECRET_KEY = "django-SECRET-planted-by-the-hostile-template-tests"
@@ -29,169 +34,52 @@ LEAK_MARKERS = (
 # A refusal has to come quickly: the CPU and memory payloads must not run to completion.
 SECONDS_PER_PAYLOAD = 5
 
-CLASSIC_ESCAPES = [
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "{{ ''.__class__.__mro__[2].__subclasses__()[40]('/etc/passwd').read() }}",
-    "{{ ''.__class__.__base__.__subclasses__() }}",
-    "{{ ().__class__.__bases__[0].__subclasses__() }}",
-    "{{ [].__class__.__base__.__subclasses__() }}",
-    "{{ {}.__class__.__base__.__subclasses__() }}",
-    "{{ x.__class__.__init__.__globals__ }}",
-    "{{ x.__init__.__globals__['__builtins__']['eval']('1+1') }}",
-    "{{ x.__class__.__dict__ }}",
-    "{{ x.__doc__ }}",
-    "{{ x.__len__() }}",
-    "{{ x.__getattribute__('__class__') }}",
-    "{{ x.split.__self__ }}",
-    "{% with a = x %}{{ a.__class__ }}{% endwith %}",
-    "{% filter upper %}{{ x.__class__ }}{% endfilter %}",
-    "{% set n = namespace(v=x) %}{{ n.v.__class__ }}",
-    "{% set n = namespace() %}{% set n.__class__ = 1 %}{{ n }}",
-]
-GADGETS = [
-    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
-    "{{ joiner.__init__.__globals__.os.popen('id').read() }}",
-    "{{ namespace.__init__.__globals__.os.environ }}",
-    "{{ lipsum.__globals__['os'].popen('id').read() }}",
-    "{{ lipsum.__globals__.__builtins__.__import__('os').environ }}",
-    "{{ range.__globals__ }}",
-    "{{ dict.__base__.__subclasses__() }}",
-    "{{ self.__init__.__globals__.__builtins__ }}",
-    "{{ self._TemplateReference__context }}",
-    "{{ self._TemplateReference__context.environment.globals }}",
-    "{{ request.application.__globals__.__builtins__.__import__('os').popen('id').read() }}",
-    "{{ config.__class__.__init__.__globals__['os'].environ }}",
-    "{{ config.items() }}",
-    "{{ settings.SECRET_KEY }}",
-    "{{ get_flashed_messages.__globals__ }}",
-    "{{ url_for.__globals__.os.environ }}",
-    "{{ self }}",
-    "{{ cycler }}",
-    "{{ joiner() }}",
-    "{{ namespace }}",
-    "{{ lipsum }}",
-    "{{ range }}",
-    "{{ dict }}",
-    "{{ dict(a=1).items() }}",
-    "{{ x.format_map }}",
-    "{{ x.encode('idna') }}",
-    "{{ range(3)|map('string') }}",
-    "{{ caller() }}",
-    "{{ super() }}",
-]
-FILTER_TRICKS = [
-    "{{ ''|attr('__class__') }}",
-    "{{ x|attr('__init__')|attr('__globals__') }}",
-    "{{ ''|attr('_'*2 ~ 'class' ~ '_'*2) }}",
-    "{{ x|attr(['_','_class_','_']|join) }}",
-    "{{ x|attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
-    "{{ x['\\x5f\\x5fclass\\x5f\\x5f'] }}",
-    "{{ x['\\u005f\\u005fclass\\u005f\\u005f'] }}",
-    "{% set c = '__cla' ~ 'ss__' %}{{ x|attr(c) }}",
-    "{% set c = '__cla' ~ 'ss__' %}{{ x[c] }}",
-    "{% set c = ('%c%c' % (95, 95)) ~ 'class' ~ ('%c%c' % (95, 95)) %}{{ x|attr(c) }}",
-    "{{ x|attr(dict(__class__=1)|list|first) }}",
-    "{{ [x]|map(attribute='__class__')|list }}",
-    "{{ [x]|selectattr('__class__')|list }}",
-    "{{ [x]|sum(attribute='__class__') }}",
-    "{{ [x]|map('attr', '__class__')|list }}",
-    "{{ x|xmlattr }}",
-]
-FORMAT_ESCAPES = [
-    "{{ '{0.__class__.__mro__}'.format(x) }}",
-    "{{ '{0[__class__]}'.format(x) }}",
-    "{{ '{0.__class__}'.format('x') }}",
-    "{{ '{x.__class__}'.format_map({'x': x}) }}",
-    "{{ 'abc'.format.__globals__ }}",
-    "{{ '%s'|format(x.__class__) }}",
-    "{{ '%(a)s'|format(a=x.__init__) }}",
-]
-MUTATIONS = [
-    "{% set l = [] %}{{ l.append(1) }}",
-    "{{ {}.update(a=1) }}",
-    "{% set d = {} %}{{ d.setdefault('a', 1) }}",
-    "{{ x.__setattr__('a', 1) }}",
-]
-EXHAUSTION = [
-    "{{ 'a' * 100000000 }}",
-    "{{ [1] * 100000000 }}",
-    "{{ range(1000000000)|list }}",
-    "{{ 999999999 ** 999999999 }}",
-    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-    "{% for a in range(1000) %}{% for b in range(1000) %}{{ b }}{% endfor %}{% endfor %}",
-    "{% for i in range(100000) %}{{ 'x' * 900000 }}{% endfor %}",
-    "{% set a = 'x' * 900000 %}{% set b = a ~ a ~ a ~ a %}{{ (b ~ b ~ b ~ b)|length }}",
-    "{% set n = namespace(s='xx') %}{% for i in range(64) %}{% set n.s = n.s ~ n.s %}{% endfor %}{{ n.s|length }}",
-    "{% set n = namespace(s='xx') %}{% for i in range(64) %}{% set n.s = n.s + n.s %}{% endfor %}{{ n.s|length }}",
-    "{{ '%999999999s' % 'x' }}",
-    "{{ '%.999999999f' % 1 }}",
-    "{{ '%999999999s'|format('x') }}",
-    "{{ '{:>999999999}'.format('x') }}",
-    "{{ 'x'|center(999999999) }}",
-    "{{ 'x'.ljust(999999999) }}",
-    "{{ 'x'.zfill(999999999) }}",
-    "{{ 'x\\ty'.expandtabs(999999999) }}",
-    "{{ 'a b'|indent(999999999) }}",
-    "{{ ('x' * 900000)|replace('x', 'yyyyyyyyyy') }}",
-    "{{ 'ab'.replace('', 'x' * 900000) }}",
-    "{{ range(100000)|join(',' * 900000) }}",
-    "{{ range(99999)|map('string')|map('center', 99999)|join|length }}",
-    "{{ lipsum(999999999) }}",
-    "{{ 10 // 0 }}",
-]
-RECURSION = [
-    "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
-    "{% macro f(n) %}{% for i in range(1000) %}{{ f(n) }}{% endfor %}{% endmacro %}{{ f(1) }}",
-    "{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}{{ a() }}",
-    "{% for i in [1] recursive %}{{ loop([i]) }}{% endfor %}",
-    "{% macro f() %}{% call f() %}x{% endcall %}{{ caller() }}{% endmacro %}{% call f() %}y{% endcall %}",
-]
-NO_LOADER = [
-    "{% include 'x.html' %}",
-    "{% include '/etc/passwd' %}",
-    "{% include '../../config/settings.py' %}",
-    "{% import 'os' as os %}{{ os.environ }}",
-    "{% from 'config/settings.py' import SECRET_KEY %}{{ SECRET_KEY }}",
-    "{% extends '/etc/passwd' %}",
-    "{% extends 'admin/base.html' %}",
-]
-OTHER_ENGINES = [
-    "{% load os %}",  # Django
-    "{% debug %}",  # Django
-    "{% csrf_token %}",  # Django
-    "{{= 7*7 }}",  # doT
-    "{% do x.append(1) %}",  # Jinja2 extension that is not enabled
-    "{% for %}",
-    "{{ x",
-    "{% endfor %}",
-]
-PAYLOADS = (
-    CLASSIC_ESCAPES + GADGETS + FILTER_TRICKS + FORMAT_ESCAPES + MUTATIONS + EXHAUSTION + RECURSION + NO_LOADER
-    + OTHER_ENGINES
-)
-# Syntaxes of other template engines that mean nothing to Jinja2: sent to the LLM as they are.
-LITERAL_TEXT = [
-    "${7*7}",  # Mako, FreeMarker, JSP EL
-    "<%= 7*7 %>",  # ERB
-    "#{7*7}",  # Ruby, Thymeleaf
-    "*{7*7}",  # Thymeleaf
-    "@(7*7)",  # Razor
-    "{7*7}",  # Smarty, Python str.format
-    "{php}echo 1;{/php}",  # Smarty
-    "[% 7*7 %]",  # Template Toolkit
-    "<#assign ex='freemarker.template.utility.Execute'?new()>${ex('id')}",  # FreeMarker
-    "{% raw %}{{ ''.__class__ }}{% endraw %}",  # Jinja2's own escape hatch for literal braces
-]
+# Valid in the prompt template language, so refused only when rendered (no variable `settings`; 1 // 0).
+REFUSED_ONLY_AT_RENDER = {"{{ settings.SECRET_KEY }}", "{{ 10 // 0 }}"}
 LEGITIMATE = [
     ("Betreff: {{ subject }}", {"subject": "Forderung"}, "Betreff: Forderung"),
-    ("{{ '{:,}'.format(1234567) }} / {{ '%.2f' % 2847.125 }}", {}, "1,234,567 / 2847.12"),
     ("{{ amounts|join(', ') }}", {"amounts": ["1,00 €", "2,00 €"]}, "1,00 €, 2,00 €"),
     ("{{ [1, 'a'] }} {{ {'k': 2} }}", {}, "[1, 'a'] {'k': 2}"),
-    ("{% set n = namespace(t=0) %}{% for i in range(5) %}{% set n.t = n.t + i %}{% endfor %}{{ n.t }}", {}, "10"),
+    ("{% for a in amounts %}{{ loop.index }}={{ a }}{% if not loop.last %}, {% endif %}{% endfor %}",
+     {"amounts": [3, 4]}, "1=3, 2=4"),
     ("{{ body|length }}", {"body": "ä" * 60_000}, "60000"),
-    ("{% macro line(k, v) %}{{ k }}={{ v }}{% endmacro %}{{ line('a', 1) }}", {}, "a=1"),
+    ("{{ total * 2 }} {{ (total / 3)|round(2) }} {{ '12'|int + 1 }}", {"total": 10}, "20 3.33 13"),
     ("{{ body|truncate(10) }}", {"body": "Sehr geehrte Damen und Herren"}, "Sehr..."),
+    ("{{ facts|tojson }}", {"facts": {"total": "1.234,56 €", "accepts": True}},
+     '{"accepts": true, "total": "1.234,56 €"}'),
+    ("{% if sender is defined %}{{ sender|lower }}{% else %}-{% endif %} {{ name|default('?')|title }}",
+     {"sender": "INKASSO@EXAMPLE.DE"}, "inkasso@example.de ?"),
 ]
+# Each attack of issue 10, on line 2 of a template, and what its refusal names.
+ISSUE_10_ATTACKS = [
+    ("self-nesting lists built in a loop with namespace",
+     "{% set n = namespace(l=[]) %}{% for i in items %}{% set n.l = [n.l, n.l] %}{% endfor %}{{ n.l }}", "{% set %}"),
+    ("recursive loop(...) calls", "{% for i in items recursive %}{{ loop(items) }}{% endfor %}", "a recursive loop"),
+    ("a loop(...) call", "{% for i in items %}{{ loop(items) }}{% endfor %}", "calling loop(...)"),
+    ("repeated **", "{{ 9 ** 9 ** 9 ** 9 }}", "the ** operator"),
+    ("repeated squaring",
+     "{% set n = namespace(v=2) %}{% for i in items %}{% set n.v = n.v * n.v %}{% endfor %}{{ n.v }}", "{% set %}"),
+    ("wordwrap with a huge width", "{{ subject|wordwrap(999999999) }}", "the filter 'wordwrap'"),
+    ("indent with a huge width", "{{ subject|indent(999999999) }}", "the filter 'indent'"),
+    ("center with a huge width", "{{ subject|center(999999999) }}", "the filter 'center'"),
+    ("% with a * width", "{{ '%*s' % (999999999, subject) }}", "the % operator"),
+    (".format with a nested {} width", "{{ '{:{}}'.format(subject, 999999999) }}", "calling .format(...)"),
+    ("the format filter", "{{ '%999999999s'|format(subject) }}", "the filter 'format'"),
+    ("str.replace('', ...)", "{{ subject.replace('', subject) }}", "calling .replace(...)"),
+    ("expandtabs", "{{ subject.expandtabs(999999999) }}", "calling .expandtabs(...)"),
+    ("join of a large list", "{{ range(100000000)|join(',') }}", "calling range(...)"),
+    ("list repetition", "{{ [subject] * 100000000 }}", "'*' on text or lists"),
+    ("list doubling", "{% set l = [subject] %}{% set l = l + l %}{% set l = l + l %}{{ l|length }}", "{% set %}"),
+    ("truncate to a huge length", "{{ subject|truncate(999999999) }}", "truncate's length must be"),
+    ("self|string", "{{ self|string }}", "the name 'self'"),
+    ("'' ~ range", "{{ '' ~ range }}", "the name 'range'"),
+    ("x.upper|string", "{{ subject.upper|string }}", "the method .upper"),
+    ("a macro", "{% macro m() %}x{% endmacro %}{{ m|string }}", "{% macro %}"),
+    ("a call block", "{% call m(subject) %}x{% endcall %}", "{% call %}"),
+    ("a set block", "{% set x %}{{ subject }}{% endset %}{{ x }}", "{% set %}...{% endset %}"),
+    ("the loop object", "{% for i in items %}{{ loop|string }}{% endfor %}", "the loop object itself"),
+]
+ATTACK_IDS = [attack[0] for attack in ISSUE_10_ATTACKS]
 
 
 @pytest.fixture
@@ -219,62 +107,80 @@ def render_refusal(source, variables):
     return str(excinfo.value)
 
 
-# Rendering, as the pipeline does it ---------------------------------------------------------------
+# Checking and rendering, as saving a version and the pipeline do it ---------------------------------
 
 def test_the_payload_list_is_broad():
-    assert len(PAYLOADS) >= 50 and len(set(PAYLOADS)) == len(PAYLOADS)
+    assert len(PAYLOADS) >= 100 and len(set(PAYLOADS)) == len(PAYLOADS)
+    assert REFUSED_ONLY_AT_RENDER < set(PAYLOADS)
+
+
+@pytest.mark.parametrize("source", sorted(set(PAYLOADS) - REFUSED_ONLY_AT_RENDER))
+def test_every_payload_is_refused_when_saved_and_leaks_nothing(planted_secrets, source):
+    with pytest.raises(TemplateSyntaxError) as excinfo:
+        check_template(source)
+    assert_leaks_nothing(excinfo.value.message)
 
 
 @pytest.mark.parametrize("source", PAYLOADS)
-def test_every_payload_is_refused_on_save_or_on_render_and_leaks_nothing(planted_secrets, source):
-    try:
-        check_template(source)
-    except TemplateSyntaxError as exc:
-        assert_leaks_nothing(exc.message)
-        return
+def test_every_payload_is_refused_when_rendered_even_if_it_was_stored_unchecked(planted_secrets, source):
     assert_leaks_nothing(render_refusal(source, {"x": "value"}))
 
 
-@pytest.mark.parametrize("source", RECURSION)
-def test_endless_recursion_is_a_render_error_not_a_crash(source):
-    assert "recurses too deeply" in render_refusal(source, {})
+@pytest.mark.parametrize("source", NO_LOADER)
+def test_includes_imports_and_extends_are_refused_on_save_and_on_render(source):
+    with pytest.raises(TemplateSyntaxError, match="including or importing other templates"):
+        check_template(source)
+    assert "including or importing other templates" in render_refusal(source, {"x": "value"})
+
+
+@pytest.mark.parametrize(("name", "source", "construct"), ISSUE_10_ATTACKS, ids=ATTACK_IDS)
+def test_each_attack_of_issue_10_is_refused_when_checked_naming_the_construct_and_line(name, source, construct):
+    with pytest.raises(TemplateSyntaxError) as excinfo:
+        check_template(f"Betreff: {{{{ subject }}}}\n{source}")
+    assert construct in excinfo.value.message
+    assert excinfo.value.lineno == 2
 
 
 @pytest.mark.parametrize(
     "source",
-    ["{{ cycler }}", "{{ range }}", "{{ dict }}", "{{ joiner() }}", "{{ self }}", "{{ x.format_map }}",
-     "{{ range(3)|map('string') }}", "{{ [cycler] }}", "{{ {'k': namespace} }}", "{{ x.encode('utf-8') }}"],
+    ["{{ obj }}", "{{ obj|string }}", "{{ '' ~ obj }}", "{{ [obj] }}", "{{ {'k': obj} }}", "{{ obj|tojson }}",
+     "{{ obj|replace('a', 'b') }}", "{{ [obj]|join }}", "{{ obj|upper }}", "{{ obj|default('-') }}",
+     "{{ items|first }}", "{% for o in items %}{{ o }}{% endfor %}"],
 )
-def test_python_objects_cannot_be_printed_only_plain_values(source):
-    assert "cannot be printed in a prompt" in render_refusal(source, {"x": "value"})
+@pytest.mark.parametrize("obj", [object(), len, lambda: 1, PromptTemplate, PromptTemplate.objects])
+def test_objects_and_functions_given_as_variables_never_reach_the_prompt(source, obj):
+    assert "only plain values" in render_refusal(source, {"obj": obj, "items": [obj]})
 
 
 @pytest.mark.parametrize(
-    ("source", "reason"),
+    ("source", "variables", "reason"),
     [
-        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "loop iterations"),
-        ("{% set n = namespace(s='xx') %}{% for i in range(64) %}{% set n.s = n.s ~ n.s %}{% endfor %}",
-         "builds more than"),
-        ("{% for i in range(100000) %}{{ 'x' * 900000 }}{% endfor %}", "longer than"),
-        ("{{ '{:>999999999}'.format('x') }}", "format width"),
-        ("{{ 'x'|center(999999999) }}", "argument that large"),
-        ("{{ range(100000)|join(',' * 900000) }}", "'join' is too large"),
-        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recurses too deeply"),
+        ("{% for a in body %}{% for b in body %}{% endfor %}{% endfor %}", {"body": "x" * 60_000},
+         "more than 100,000 loop iterations"),
+        ("{% for a in body %}{{ body }}{% endfor %}", {"body": "x" * 60_000}, "longer than 1,000,000 characters"),
+        ("{{ body|replace('', body) }}", {"body": "x" * 60_000}, "replace would build more than"),
+        ("{{ items|join(body) }}", {"items": list(range(100)), "body": "x" * 60_000}, "join would build more than"),
+        ("{{ body ~ body ~ body ~ body ~ body ~ body ~ body ~ body ~ body ~ body ~ body ~ body }}",
+         {"body": "x" * 90_000}, "'~' would build more than"),
+        ("{{ body|truncate(n) }}", {"body": "x", "n": 10**9}, "truncate's length must be"),
+        ("{{ amount|round(n, 'ceil') }}", {"amount": 1.5, "n": 10**9}, "round's precision must be"),
+        ("{{ facts|tojson(n) }}", {"facts": [1], "n": 10**9}, "tojson's indent must be"),
+        ("{{ body * n }}", {"body": "x", "n": 10**8}, "'*' is only allowed between numbers"),
+        ("{{ items + items }}", {"items": [1]}, "'+' is only allowed between numbers"),
+        ("{{ -body }}", {"body": "x"}, "unary '-' is only allowed on numbers"),
+        ("{{ body['upper'] }}", {"body": "x"}, "unsafe"),
+        ("{{ 10 // 0 }}", {}, "could not be rendered"),
     ],
 )
-def test_each_render_has_a_budget_and_says_which_limit_was_hit(source, reason):
-    assert reason in render_refusal(source, {})
+def test_what_only_shows_at_render_time_is_refused_quickly_and_says_which_limit_was_hit(source, variables, reason):
+    check_template(source)
+    assert reason in render_refusal(source, variables)
 
 
-@pytest.mark.parametrize("source", NO_LOADER)
-def test_includes_imports_and_extends_are_refused_on_save(source):
-    with pytest.raises(TemplateSyntaxError, match="cannot extend, include or import"):
-        check_template(source)
-
-
-@pytest.mark.parametrize("source", NO_LOADER)
-def test_includes_imports_and_extends_fail_safely_on_render_because_there_is_no_loader(source):
-    assert "no loader" in render_refusal(source, {"x": "value"})
+def test_the_rendered_prompt_is_capped_in_size():
+    render_template("{{ body }}", {"body": "x" * MAX_OUTPUT_SIZE})
+    with pytest.raises(TemplateRenderError, match="longer than"):
+        render_template("{{ body }}{{ body }}", {"body": "x" * MAX_OUTPUT_SIZE})
 
 
 @pytest.mark.parametrize("source", LITERAL_TEXT)
@@ -290,17 +196,12 @@ def test_variable_values_are_data_never_template_code(payload):
 
 
 @pytest.mark.parametrize(("source", "variables", "expected"), LEGITIMATE)
-def test_ordinary_prompts_still_render_within_the_budget(source, variables, expected):
+def test_ordinary_prompts_pass_the_check_and_render(source, variables, expected):
+    check_template(source)
     assert render_template(source, variables) == expected
 
 
-def test_the_rendered_prompt_is_capped_in_size():
-    render_template("{{ body }}", {"body": "x" * MAX_OUTPUT_SIZE})
-    with pytest.raises(TemplateRenderError, match="longer than"):
-        render_template("{{ body }}{{ body }}", {"body": "x" * MAX_OUTPUT_SIZE})
-
-
-# The admin forms and the preview page ---------------------------------------------------------------
+# The admin forms, the service and the preview page --------------------------------------------------
 
 def add_form_data(source):
     return {
@@ -310,11 +211,14 @@ def add_form_data(source):
     }
 
 
-def assert_refused_by_the_form(response, field="user_prompt_template"):
+def refusal_by_the_form(response, field="user_prompt_template"):
+    """The form's error on `field`, checked to leak nothing."""
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert field in errors, errors
-    assert_leaks_nothing(" ".join(errors[field]))
+    message = " ".join(errors[field])
+    assert_leaks_nothing(message)
+    return message
 
 
 def assert_render_refused_on_the_preview(client, template):
@@ -340,13 +244,11 @@ def assert_render_refused_on_the_preview(client, template):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("source", PAYLOADS)
-def test_every_payload_through_the_admin_add_form_is_refused_or_saved_but_never_renders(
-    planted_secrets, admin_client, source
-):
+def test_every_payload_through_the_admin_add_form_is_refused_or_never_renders(planted_secrets, admin_client, source):
     before = PromptTemplate.objects.count()
     response = admin_client.post(reverse("admin:prompts_prompttemplate_add"), add_form_data(source))
-    if response.status_code == 200:
-        assert_refused_by_the_form(response)
+    if source not in REFUSED_ONLY_AT_RENDER:
+        refusal_by_the_form(response)
         assert PromptTemplate.objects.count() == before
         return
     assert response.status_code == 302
@@ -356,7 +258,7 @@ def test_every_payload_through_the_admin_add_form_is_refused_or_saved_but_never_
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("source", PAYLOADS)
-def test_every_payload_through_the_new_version_form_is_refused_or_saved_but_never_renders(
+def test_every_payload_through_the_new_version_form_is_refused_or_never_renders(
     planted_secrets, admin_client, intent_v1, source
 ):
     before = PromptTemplate.objects.count()
@@ -365,12 +267,48 @@ def test_every_payload_through_the_new_version_form_is_refused_or_saved_but_neve
         "model_name": intent_v1.model_name, "temperature": "0", "max_tokens": "100", "output_schema": "",
     }
     response = admin_client.post(reverse("admin:prompts_prompttemplate_new_version", args=[intent_v1.pk]), data)
-    if response.status_code == 200:
-        assert_refused_by_the_form(response, "system_prompt")
+    if source not in REFUSED_ONLY_AT_RENDER:
+        refusal_by_the_form(response, "system_prompt")
         assert PromptTemplate.objects.count() == before
         return
     assert response.status_code == 302
     assert_render_refused_on_the_preview(admin_client, PromptTemplate.objects.get(name="email_intent", version=2))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "source", "construct"), ISSUE_10_ATTACKS, ids=ATTACK_IDS)
+def test_each_attack_of_issue_10_is_a_form_error_naming_the_construct_and_line(admin_client, name, source, construct):
+    data = add_form_data(f"Betreff: {{{{ subject }}}}\n{source}")
+    message = refusal_by_the_form(admin_client.post(reverse("admin:prompts_prompttemplate_add"), data))
+    assert message.startswith("Template error on line 2: ") and construct in message
+    assert not PromptTemplate.objects.filter(name="hostile").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "source", "construct"), ISSUE_10_ATTACKS, ids=ATTACK_IDS)
+def test_each_attack_of_issue_10_is_refused_by_the_service(intent_v1, name, source, construct):
+    with pytest.raises(ValidationError) as excinfo:
+        prompt_create_version(source=intent_v1, created_by="mallory", description="Attack",
+                              user_prompt_template=f"Betreff: {{{{ subject }}}}\n{source}")
+    assert construct in excinfo.value.message_dict["user_prompt_template"][0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "source", "construct"), ISSUE_10_ATTACKS, ids=ATTACK_IDS)
+def test_an_active_version_stored_before_the_check_with_each_attack_of_issue_10_never_renders(
+    intent_v1, django_capture_on_commit_callbacks, name, source, construct
+):
+    # As a version from before the whitelist, a fixture or a raw SQL import would be: no form, no clean().
+    stored = prompt_create_version(source=intent_v1, created_by="import", description="Old row")
+    PromptTemplate.objects.filter(pk=stored.pk).update(user_prompt_template=f"Betreff: {{{{ subject }}}}\n{source}")
+    with django_capture_on_commit_callbacks(execute=True):
+        prompt_activate(template=stored, activated_by="import")
+    active = get_active_prompt("classification", "email_intent")
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError) as excinfo:
+        active.render({"subject": "Forderung", "truncated_body": "Text", "items": [1, 2]})
+    assert time.monotonic() - started < SECONDS_PER_PAYLOAD
+    assert str(excinfo.value).startswith("Template refused on line 2: ") and construct in str(excinfo.value)
 
 
 @pytest.mark.django_db
@@ -379,75 +317,3 @@ def test_preview_variables_are_rendered_as_data(admin_client, intent_v1, payload
     url = reverse("admin:prompts_prompttemplate_preview", args=[intent_v1.pk])
     response = admin_client.post(url, {"subject": payload, "truncated_body": "Text"})
     assert payload in response.context["rendered"].user
-
-
-# Prompt text is shown escaped on every admin page -------------------------------------------------
-
-SCRIPT = "<script>alert(1)</script>"
-IMG = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-def hostile_prompt(db):
-    """Two versions of a prompt whose texts, description, schema and authors carry markup; v2 active."""
-    v1 = prompt_create_first_version(
-        task_type="validation", name="xss", created_by=IMG, description=f"Erste {SCRIPT}",
-        system_prompt=f"System {SCRIPT}", user_prompt_template=f"{IMG} {{{{ x }}}} {SCRIPT}",
-        model_name="claude-haiku-4-5", output_schema={"type": "object", "description": SCRIPT},
-    )
-    v2 = prompt_create_version(
-        source=v1, created_by=SCRIPT, description=f"Zweite {IMG}", user_prompt_template=f"{SCRIPT} {{{{ x }}}}"
-    )
-    prompt_activate(template=v1, activated_by=IMG)
-    prompt_activate(template=v2, activated_by=SCRIPT)
-    return v1, v2
-
-
-def prompt_pages(v1, v2):
-    def admin_url(view, *args):
-        return reverse(f"admin:prompts_prompttemplate_{view}", args=args)
-
-    changelist = admin_url("changelist")
-    pages = {
-        "changelist": changelist,
-        "search": changelist + "?q=%3Cscript%3E",
-        "change view v1": admin_url("change", v1.pk),
-        "change view v2": admin_url("change", v2.pk),
-        "new version form": admin_url("new_version", v1.pk),
-        "preview": admin_url("preview", v1.pk),
-        "diff": admin_url("diff", v2.pk),
-        "history": admin_url("prompt_history", "validation", "xss"),
-        "activations": reverse("admin:prompts_promptactivation_changelist"),
-        "admin index": reverse("admin:index"),
-    }
-    try:  # the operators' dashboard page about one prompt, where it exists
-        pages["performance"] = reverse("admin:prompt_performance", args=["validation", "xss"])
-    except NoReverseMatch:
-        pass
-    return pages
-
-
-@pytest.mark.django_db
-def test_prompt_text_descriptions_and_authors_are_escaped_on_every_prompt_page(admin_client, hostile_prompt):
-    for page_name, url in prompt_pages(*hostile_prompt).items():
-        response = admin_client.get(url)
-        assert response.status_code == 200, page_name
-        page = response.content.decode()
-        for raw in (SCRIPT, IMG):
-            assert raw not in page, f"raw {raw} on the {page_name} page"
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("page_name", ["change view v1", "new version form", "diff", "history"])
-def test_prompt_pages_show_the_markup_as_escaped_text(admin_client, hostile_prompt, page_name):
-    page = admin_client.get(prompt_pages(*hostile_prompt)[page_name]).content.decode()
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-
-
-@pytest.mark.django_db
-def test_a_preview_rendering_markup_shows_it_escaped(admin_client, hostile_prompt):
-    v1, _ = hostile_prompt
-    url = reverse("admin:prompts_prompttemplate_preview", args=[v1.pk])
-    page = admin_client.post(url, {"x": IMG}).content.decode()
-    assert "&lt;img src=x onerror=alert(1)&gt; &lt;img src=x onerror=alert(1)&gt; &lt;script&gt;" in page
-    assert SCRIPT not in page and IMG not in page

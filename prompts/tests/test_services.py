@@ -9,7 +9,7 @@ from django.db import connections
 from prompts.errors import RollbackUnavailable
 from prompts.models import PromptActivation, PromptTemplate
 from prompts.selectors import get_active_prompt
-from prompts.services import prompt_activate, prompt_create_first_version, prompt_create_version, prompt_rollback
+from prompts.services import prompt_activate, prompt_create_next_version, prompt_create_version, prompt_rollback
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,7 @@ def test_a_new_version_cannot_change_the_identity_of_the_prompt(intent_v1):
 
 
 def test_the_first_version_of_a_new_prompt_is_inactive():
-    v1 = prompt_create_first_version(
+    v1 = prompt_create_next_version(
         task_type="validation", name="plausibility", created_by="erika",
         user_prompt_template="{{ total }}", model_name="claude-haiku-4-5-20251001",
     )
@@ -135,3 +135,32 @@ def test_concurrent_activations_always_leave_exactly_one_version_active():
     assert PromptTemplate.objects.filter(task_type="classification", name="email_intent", is_active=True).count() == 1
     last = PromptActivation.objects.filter(name="email_intent").first()
     assert PromptTemplate.objects.get(name="email_intent", is_active=True) == last.to_version
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_first_versions_of_a_new_prompt_get_consecutive_numbers_not_an_integrity_error():
+    # No row exists yet to lock: PostgreSQL's advisory lock on the prompt's key (SQLite's IMMEDIATE
+    # transactions) serialise these.
+    writers = 6
+    created, errors = [], []
+    barrier = threading.Barrier(writers)
+
+    def add(number):
+        try:
+            barrier.wait()
+            created.append(prompt_create_next_version(
+                task_type="validation", name="race", created_by=f"thread-{number}",
+                user_prompt_template="{{ total }}", model_name="claude-haiku-4-5-20251001",
+            ))
+        except Exception as exc:  # noqa: BLE001 - any failure is what this test looks for
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(t.version for t in created) == list(range(1, writers + 1))

@@ -19,8 +19,9 @@ class Command(BaseCommand):
             self.stdout.write("An admin account exists already; nothing to do.")
             return
         username = os.environ.get("ADMIN_USERNAME", "admin")
-        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        given = os.environ.get("ADMIN_PASSWORD")
+        password = given or secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
         self.stdout.write(self.style.SUCCESS(f"Created admin account '{username}'."))
-        if "ADMIN_PASSWORD" not in os.environ:
+        if not given:  # an empty ADMIN_PASSWORD counts as none: the generated one must be shown
             self.stdout.write(f"Its password (shown only this once): {password}")

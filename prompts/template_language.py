@@ -1,0 +1,194 @@
+"""The language a prompt template may use: a whitelist of Jinja2 constructs, filters and tests.
+
+Prompt templates are written by operators in the admin and run in the worker, so they are treated
+as untrusted code. A prompt only needs to put values into text: variables, attribute and item
+access, `if`, `for` over the variables, `~`, comparisons, boolean operators, literals, arithmetic on
+numbers, a few tests and the filters of `template_filters`. `check_tree()` walks every node of a
+parsed template and refuses everything else (calls, `{% set %}`, macros, `**`, `%`, methods, ...),
+naming the construct and its line. It runs when a version is saved and again when a template is
+compiled for rendering, so a row that never went through a form (a fixture, an import, raw SQL)
+is refused too.
+
+Written against Jinja2 3.1.6, pinned in requirements.txt (JINJA2_VERSION): a new version may add node
+types; `prompts/tests/test_template_language.py` fails until each one is classified here. Until
+then an unknown node type is refused.
+"""
+
+import datetime
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import LoopContext
+
+from prompts.template_filters import ARGUMENT_LIMITS, FILTER_PARAMETERS, FILTERS, PLAIN_SCALARS, TESTS, bounded
+
+JINJA2_VERSION = "3.1.6"
+# Deeper templates are not prompts; Jinja2's parser and code generator recurse per level.
+MAX_NESTING = 64
+
+# Shown as the help text of the prompt fields in the admin; the README says the same.
+ALLOWED_LANGUAGE = (
+    "Jinja2, restricted to what a prompt needs: {{ variable }}, {{ a.b }} and {{ a['b'] }}, "
+    "{% if %}/{% elif %}/{% else %}, {% for x in variable %} (with loop.index, loop.first, loop.last), "
+    "~ to join text, comparisons (== != < > <= >= in), and/or/not, literals, + - * / // on numbers, "
+    "tests without arguments (is defined, is none, is string, is number, ...) and the filters "
+    + ", ".join(FILTERS) + ". Not allowed: calling functions or methods, {% set %}, {% macro %}, "
+    "{% call %}, {% filter %}, {% include %}, range, ** and %."
+)
+
+
+class TemplateRefused(TemplateSyntaxError):
+    """A construct outside the prompt template language; `.lineno` says where."""
+
+
+def refuse(what, lineno, hint=""):
+    raise TemplateRefused(f"{what} is not allowed in a prompt template" + (f" ({hint})" if hint else ""), lineno)
+
+
+# The node walk -------------------------------------------------------------------------------------
+
+ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.For, nodes.CondExpr,
+    nodes.Name, nodes.Getattr, nodes.Getitem, nodes.Slice, nodes.Filter, nodes.Test, nodes.Keyword,
+    nodes.Const, nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair,
+    nodes.Concat, nodes.Compare, nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos,
+    nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv,
+)
+_OTHER_TEMPLATES = ("extending, including or importing other templates", "a prompt is one self-contained text")
+_NO_VARIABLES = "a prompt template cannot define variables; it only uses the ones it is given"
+# What operators are told for each construct outside the language (any other node is refused too).
+REFUSED_NODES = {
+    nodes.Call: ("calling a function or method", ""),  # check_tree names the function
+    nodes.Pow: ("the ** operator", ""),
+    nodes.Mod: ("the % operator", "join text with ~"),
+    nodes.Assign: ("{% set %}", _NO_VARIABLES),
+    nodes.AssignBlock: ("{% set %}...{% endset %}", _NO_VARIABLES),
+    nodes.NSRef: ("namespace attributes", _NO_VARIABLES),
+    nodes.With: ("{% with %}", _NO_VARIABLES),
+    nodes.Macro: ("{% macro %}", ""),
+    nodes.CallBlock: ("{% call %}", ""),
+    nodes.FilterBlock: ("{% filter %}", "apply the filter to a variable: {{ x|upper }}"),
+    nodes.Block: ("{% block %}", ""),
+    nodes.Extends: _OTHER_TEMPLATES,
+    nodes.Include: _OTHER_TEMPLATES,
+    nodes.Import: _OTHER_TEMPLATES,
+    nodes.FromImport: _OTHER_TEMPLATES,
+    nodes.ScopedEvalContextModifier: ("{% autoescape %}", "prompts are plain text"),
+    nodes.EvalContextModifier: ("{% autoescape %}", "prompts are plain text"),
+    nodes.ExprStmt: ("{% do %}", ""),
+    nodes.Break: ("{% break %}", ""),
+    nodes.Continue: ("{% continue %}", ""),
+    nodes.Scope: ("{% autoescape %}", "prompts are plain text"),  # the only tag that parses to a Scope
+    nodes.OverlayScope: ("a scope block", ""),
+    nodes.ImportedName: ("an imported name", ""),
+    nodes.InternalName: ("an internal name", ""),
+    nodes.MarkSafe: ("marking text safe", "prompts are plain text"),
+    nodes.MarkSafeIfAutoescape: ("marking text safe", "prompts are plain text"),
+    nodes.ContextReference: ("the template context", ""),
+    nodes.DerivedContextReference: ("the template context", ""),
+    nodes.EnvironmentAttribute: ("the template environment", ""),
+    nodes.ExtensionAttribute: ("a template extension", ""),
+}
+# Names Jinja2 gives special meaning, or that would reach its default globals.
+RESERVED_NAMES = frozenset({
+    "self", "super", "caller", "varargs", "kwargs", "range", "dict", "lipsum", "cycler", "joiner", "namespace",
+})
+LOOP_ATTRIBUTES = frozenset({
+    "index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0", "previtem", "nextitem",
+})
+# Methods of the values a template sees: reaching one (x.upper, x.format, x.items) is refused at save.
+METHOD_NAMES = frozenset(
+    name
+    for kind in (*PLAIN_SCALARS, datetime.datetime, list, tuple, dict, LoopContext)
+    for name in dir(kind)
+    if not name.startswith("_") and callable(getattr(kind, name))
+)
+_LITERAL_TEXT_OR_SEQUENCE = (nodes.TemplateData, nodes.List, nodes.Tuple, nodes.Dict, nodes.Concat)
+
+
+def check_tree(tree):
+    """Raise TemplateRefused for the first node of `tree` (from `env.parse()`) outside the language."""
+    stack = [(tree, None, 0)]
+    while stack:
+        node, parent, depth = stack.pop()
+        if depth > MAX_NESTING:
+            refuse(f"nesting deeper than {MAX_NESTING} levels", node.lineno)
+        _check_node(node, parent)
+        stack.extend((child, node, depth + 1) for child in reversed(list(node.iter_child_nodes())))
+
+
+def _check_node(node, parent):
+    if isinstance(node, nodes.Call):
+        refuse(f"calling {_describe_callee(node.node)}", node.lineno, "prompts cannot call functions or methods")
+    if type(node) not in ALLOWED_NODES:
+        what, hint = REFUSED_NODES.get(type(node), (f"the construct {type(node).__name__}", ""))
+        refuse(what, node.lineno, hint)
+    if isinstance(node, nodes.For) and node.recursive:
+        refuse("a recursive loop", node.lineno)
+    elif isinstance(node, nodes.Name):
+        _check_name(node, parent)
+    elif isinstance(node, nodes.Getattr):
+        _check_attribute(node)
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        if node.arg.value.startswith("_"):
+            refuse(f"access to {node.arg.value!r}", node.lineno)
+    elif isinstance(node, nodes.Filter):
+        _check_filter(node)
+    elif isinstance(node, nodes.Test):
+        if node.name not in TESTS or node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
+            refuse(f"the test {node.name!r}", node.lineno, f"tests without arguments: {', '.join(TESTS)}")
+    elif isinstance(node, (nodes.Mul, nodes.Add)):
+        if any(_is_text_or_sequence(operand) for operand in (node.left, node.right)):
+            refuse(f"{node.operator!r} on text or lists", node.lineno, "it works on numbers; join text with ~")
+
+
+def _describe_callee(node):
+    if isinstance(node, nodes.Name):
+        return f"{node.name}(...)"
+    if isinstance(node, nodes.Getattr):
+        return f".{node.attr}(...)"
+    return "a function or method"
+
+
+def _is_text_or_sequence(node):
+    return isinstance(node, _LITERAL_TEXT_OR_SEQUENCE) or (
+        isinstance(node, nodes.Const) and isinstance(node.value, str)
+    )
+
+
+def _check_name(node, parent):
+    if node.name in RESERVED_NAMES or node.name.startswith("_"):
+        refuse(f"the name {node.name!r}", node.lineno)
+    if node.name == "loop" and node.ctx == "load" and not (isinstance(parent, nodes.Getattr) and parent.node is node):
+        refuse("the loop object itself", node.lineno, "use loop.index, loop.first, loop.last, ...")
+
+
+def _check_attribute(node):
+    if node.attr.startswith("_"):
+        refuse(f"access to {node.attr!r}", node.lineno)
+    if isinstance(node.node, nodes.Name) and node.node.name == "loop":
+        if node.attr not in LOOP_ATTRIBUTES:
+            refuse(f"loop.{node.attr}", node.lineno, f"allowed: {', '.join(sorted(LOOP_ATTRIBUTES))}")
+    elif node.attr in METHOD_NAMES:
+        refuse(f"the method .{node.attr}", node.lineno, f"use a filter, or x[{node.attr!r}] for a key of that name")
+
+
+def _check_filter(node):
+    if node.name not in FILTERS:
+        refuse(f"the filter {node.name!r}", node.lineno, f"allowed filters: {', '.join(FILTERS)}")
+    if node.dyn_args is not None or node.dyn_kwargs is not None:
+        refuse(f"*args or **kwargs in the filter {node.name!r}", node.lineno)
+    parameters = FILTER_PARAMETERS[node.name]
+    if len(node.args) > len(parameters):
+        refuse(f"more than {len(parameters)} argument(s) to the filter {node.name!r}", node.lineno)
+    given = list(zip(parameters, node.args, strict=False))
+    for keyword in node.kwargs:
+        if keyword.key not in parameters:
+            refuse(f"the argument {keyword.key!r} of the filter {node.name!r}", node.lineno)
+        given.append((keyword.key, keyword.value))
+    for parameter, value in given:
+        if (node.name, parameter) in ARGUMENT_LIMITS and isinstance(value, nodes.Const):
+            try:
+                bounded(node.name, parameter, value.value)
+            except SecurityError as exc:
+                raise TemplateRefused(f"{exc}, not {value.value!r}", node.lineno) from None
