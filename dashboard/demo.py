@@ -232,7 +232,7 @@ def _raw_calls(key, rng, emails):
         tokens_out = round(profile["tokens"][1] * rng.uniform(0.8, 1.2))
         confidence = round(min(1.0, max(0.3, rng.gauss(profile["confidence"], 0.08))), 3)
         calls.append({
-            "prompt_version": _version_key(*key), "email": [emails[n % len(emails)]] if n < len(emails) else None,
+            "prompt_version": _version_key(*key), "email_id": None,
             "input_tokens": tokens_in, "output_tokens": tokens_out,
             "cost_usd": str(_cost(_model_of(*key[:2]), tokens_in, tokens_out)),
             "success": rng.random() < profile["success"], "confidence": confidence,
@@ -261,7 +261,7 @@ def _rollup_of_calls(key, calls):
 
 def _operational(metric_type, value, labels, recorded_at, email=None):
     return {"metric_type": metric_type, "value": float(value), "labels": labels,
-            "labels_key": canonical_labels_key(labels), "email": email, "recorded_at": recorded_at}
+            "labels_key": canonical_labels_key(labels), "email_id": None, "recorded_at": recorded_at}
 
 
 def _operational_of_calls(key, calls):
@@ -269,7 +269,7 @@ def _operational_of_calls(key, calls):
     model = _model_of(*key[:2])
     samples = []
     for call in calls:
-        at, email = call["recorded_at"], call["email"]
+        at, email = call["recorded_at"], None
         samples.append(_operational("processing_time_ms", call["execution_time_ms"], {"stage": operation}, at, email))
         samples.append(_operational("token_usage", call["input_tokens"] + call["output_tokens"],
                                     {"model": model, "operation": operation}, at, email))

@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ExtractionConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'extraction'
+
+    def ready(self):
+        from extraction.schedules import register_schedules
+
+        # sender=self: run once per migrate (after this app), not once per installed app.
+        post_migrate.connect(register_schedules, sender=self, dispatch_uid="extraction_register_schedules")

@@ -108,10 +108,11 @@ def result_record(*, email, source, attachment=None, call):
 
 
 def _record_call_metrics(*, call, email, confidence, needs_review, operation):
-    collector = MetricsCollector()
-    collector.record_prompt_call(
+    MetricsCollector().record_call(
         prompt_version=call.prompt,
-        email=email,
+        model=call.model,
+        operation=operation,
+        email_id=email.pk,
         input_tokens=call.input_tokens,
         output_tokens=call.output_tokens,
         cost_usd=call.cost_usd,
@@ -120,14 +121,6 @@ def _record_call_metrics(*, call, email, confidence, needs_review, operation):
         needs_review=needs_review,
         execution_time_ms=call.execution_time_ms,
     )
-    collector.record_token_usage(
-        model=call.model, operation=operation, tokens=call.input_tokens + call.output_tokens, email=email
-    )
-    collector.record_processing_time(stage=operation, duration_ms=call.execution_time_ms, email=email)
-    if confidence is not None:
-        collector.record_confidence(score=confidence, email=email)
-    if not call.success:
-        collector.record_error(stage=operation, error_type="unusable_answer", email=email)
 
 
 @transaction.atomic
@@ -161,7 +154,7 @@ def email_finish(*, email, results, review_reasons, duration_ms):
         current.status = Status.EXTRACTED if results else Status.CLASSIFIED
     current.error = ""
     current.save(update_fields=["lowest_confidence", "review_reason", "status", "error", "updated_at"])
-    MetricsCollector().record_processing_time(stage="pipeline", duration_ms=duration_ms, email=current)
+    MetricsCollector().record_processing_time(stage="pipeline", duration_ms=duration_ms, email_id=current.pk)
     return current
 
 
@@ -222,10 +215,10 @@ def email_fail(*, email, reason, stage, error_type, prompt_version=None, executi
     IncomingEmail.objects.filter(pk=email.pk).update(status=Status.FAILED, error=reason, updated_at=timezone.now())
     failed = IncomingEmail.objects.get(pk=email.pk)
     collector = MetricsCollector()
-    collector.record_error(stage=stage, error_type=error_type, email=failed)
+    collector.record_error(stage=stage, error_type=error_type, email_id=failed.pk)
     if prompt_version is not None:
         collector.record_prompt_call(
-            prompt_version=prompt_version, email=failed, input_tokens=0, output_tokens=0, cost_usd=0,
+            prompt_version=prompt_version, email_id=failed.pk, input_tokens=0, output_tokens=0, cost_usd=0,
             success=False, needs_review=False, execution_time_ms=execution_time_ms or 0,
         )
     logger.warning("E-mail %s failed at %s: %s", failed.pk, stage, reason)

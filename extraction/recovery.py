@@ -66,8 +66,7 @@ def email_fail_exhausted(*, email_id, condition):
               "unreachable); re-queue it by hand",
     )
     if failed:
-        email = IncomingEmail.objects.get(pk=email_id)
-        MetricsCollector().record_error(stage="worker", error_type="interrupted", email=email)
+        MetricsCollector().record_error(stage="worker", error_type="interrupted", email_id=email_id)
     return bool(failed)
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from extraction import llm
 from extraction.models import ExtractionResult, IncomingEmail
+from metrics.models import PromptPerformanceMetrics
 from prompts.models import PromptTemplate
 
 # Inline images below this size are logos and social-media icons in signatures, not letters.
@@ -65,5 +66,5 @@ def prompt_versions_used(*, email):
     """The prompt versions that produced an e-mail's results or were called for it."""
     return PromptTemplate.objects.filter(
         pk__in=set(email.results.exclude(prompt_version=None).values_list("prompt_version", flat=True))
-        | set(email.prompt_metrics.values_list("prompt_version", flat=True))
+        | set(PromptPerformanceMetrics.objects.filter(email_id=email.pk).values_list("prompt_version", flat=True))
     ).order_by("task_type", "name", "version")

@@ -1,6 +1,6 @@
 """django-q2 entry points of the extraction app (thin: the work is in extraction.pipeline and .recovery)."""
 
-from extraction import pipeline, recovery
+from extraction import pipeline, recovery, sampling
 
 
 def process_email(email_id, *, client=None):
@@ -12,3 +12,8 @@ def process_email(email_id, *, client=None):
 def recover_stranded_emails():
     """Every few minutes: re-queue e-mails whose task was lost with a killed worker."""
     return recovery.emails_recover_stranded()
+
+
+def sample_queue_depth():
+    """Every minute: e-mails waiting and the django-q2 queue size."""
+    return [metric.value for metric in sampling.queue_depths_record()]

@@ -2,6 +2,7 @@
 
 The collector writes with the ORM on the default database and never commits or opens a transaction
 of its own: a metric recorded inside the caller's `transaction.atomic()` is rolled back with it.
+Rows refer to an e-mail by its id only (`email_id=`): metrics do not depend on the app that owns e-mails.
 """
 
 from decimal import Decimal
@@ -35,7 +36,7 @@ class MetricsCollector:
         self,
         *,
         prompt_version,
-        email=None,
+        email_id=None,
         input_tokens,
         output_tokens,
         cost_usd,
@@ -48,7 +49,7 @@ class MetricsCollector:
         """One LLM call made with `prompt_version` (cost in USD, exact)."""
         metric = PromptPerformanceMetrics(
             prompt_version=prompt_version,
-            email=email,
+            email_id=email_id,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cost_usd=_exact_decimal(cost_usd),
@@ -62,36 +63,47 @@ class MetricsCollector:
         metric.save()
         return metric
 
+    def record_call(self, *, model, operation, **prompt_call):
+        """Everything one answered LLM call records: its prompt-call row (`prompt_call` are the arguments
+        of `record_prompt_call`), its tokens per model and operation, its duration as the operation's
+        processing time, its confidence, and an `unusable_answer` error when the answer could not be used.
+        Returns the prompt-call row."""
+        metric = self.record_prompt_call(**prompt_call)
+        about = {"email_id": metric.email_id, "recorded_at": metric.recorded_at}
+        tokens = metric.input_tokens + metric.output_tokens
+        self.record_token_usage(model=model, operation=operation, tokens=tokens, **about)
+        self.record_processing_time(stage=operation, duration_ms=prompt_call["execution_time_ms"], **about)
+        if metric.confidence is not None:
+            self.record_confidence(score=metric.confidence, **about)
+        if not metric.success:
+            self.record_error(stage=operation, error_type="unusable_answer", **about)
+        return metric
+
     def record_queue_depth(self, *, queue, depth, recorded_at=None):
         return self._record(MetricType.QUEUE_DEPTH, depth, {"queue": queue}, recorded_at=recorded_at)
 
-    def record_processing_time(self, *, stage, duration_ms, email=None, recorded_at=None):
+    def record_processing_time(self, *, stage, duration_ms, email_id=None, recorded_at=None):
         return self._record(
-            MetricType.PROCESSING_TIME_MS, duration_ms, {"stage": stage}, email=email, recorded_at=recorded_at
+            MetricType.PROCESSING_TIME_MS, duration_ms, {"stage": stage}, email_id=email_id, recorded_at=recorded_at
         )
 
-    def record_error(self, *, stage, error_type, email=None, recorded_at=None):
+    def record_error(self, *, stage, error_type, email_id=None, recorded_at=None):
         # One row per error with value 1: the daily sum is the error count.
-        return self._record(
-            MetricType.ERROR_COUNT, 1, {"stage": stage, "error_type": error_type}, email=email, recorded_at=recorded_at
-        )
+        labels = {"stage": stage, "error_type": error_type}
+        return self._record(MetricType.ERROR_COUNT, 1, labels, email_id=email_id, recorded_at=recorded_at)
 
-    def record_token_usage(self, *, model, operation, tokens, email=None, recorded_at=None):
-        return self._record(
-            MetricType.TOKEN_USAGE, tokens, {"model": model, "operation": operation}, email=email,
-            recorded_at=recorded_at,
-        )
+    def record_token_usage(self, *, model, operation, tokens, email_id=None, recorded_at=None):
+        labels = {"model": model, "operation": operation}
+        return self._record(MetricType.TOKEN_USAGE, tokens, labels, email_id=email_id, recorded_at=recorded_at)
 
-    def record_confidence(self, *, score, email=None, recorded_at=None):
-        return self._record(
-            MetricType.CONFIDENCE_SCORE, score, {"bucket": confidence_bucket(score)}, email=email,
-            recorded_at=recorded_at,
-        )
+    def record_confidence(self, *, score, email_id=None, recorded_at=None):
+        labels = {"bucket": confidence_bucket(score)}
+        return self._record(MetricType.CONFIDENCE_SCORE, score, labels, email_id=email_id, recorded_at=recorded_at)
 
-    def _record(self, metric_type, value, labels, *, email=None, recorded_at=None):
+    def _record(self, metric_type, value, labels, *, email_id=None, recorded_at=None):
         # Label values are short identifiers; cap them so labels_key always fits its column.
         labels = {key: str(value)[:100] for key, value in labels.items()}
-        metric = OperationalMetrics(metric_type=metric_type, value=float(value), labels=labels, email=email)
+        metric = OperationalMetrics(metric_type=metric_type, value=float(value), labels=labels, email_id=email_id)
         if recorded_at is not None:
             metric.recorded_at = recorded_at
         metric.save()

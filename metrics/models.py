@@ -2,14 +2,18 @@
 
 Raw rows are kept for METRICS_RAW_RETENTION_DAYS; daily rows are kept forever. A raw row is only
 ever deleted for a day that `RollupDay` says is rolled up, so nothing is lost to retention.
+Metrics import only `prompts`: the apps above (extraction, dashboard) write and read them.
 """
 
 from django.db import models
 from django.utils import timezone
 
-from extraction.models import IncomingEmail
 from metrics.days import day_bounds
 from prompts.models import PromptTemplate
+
+# Metrics are a leaf app: they keep the id of the e-mail a row was recorded for, not a foreign key to
+# it, so `metrics` never depends on the app that owns e-mails (extraction reads metrics by this id).
+EMAIL_ID_HELP = "Id of the e-mail the row was recorded for (a plain id: metrics does not depend on e-mails)."
 
 
 class PromptPerformanceMetrics(models.Model):
@@ -22,9 +26,7 @@ class PromptPerformanceMetrics(models.Model):
         # The composite (prompt_version, recorded_at) index below serves every lookup by version.
         db_index=False,
     )
-    email = models.ForeignKey(
-        IncomingEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="prompt_metrics"
-    )
+    email_id = models.BigIntegerField(null=True, blank=True, db_index=True, help_text=EMAIL_ID_HELP)
     input_tokens = models.PositiveIntegerField()
     output_tokens = models.PositiveIntegerField()
     cost_usd = models.DecimalField(max_digits=16, decimal_places=8, help_text="Exact cost of the call in USD.")
@@ -110,9 +112,7 @@ class OperationalMetrics(models.Model):
     labels_key = models.CharField(
         max_length=255, blank=True, editable=False, help_text="Canonical form of labels; the rollup groups by it."
     )
-    email = models.ForeignKey(
-        IncomingEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="operational_metrics"
-    )
+    email_id = models.BigIntegerField(null=True, blank=True, db_index=True, help_text=EMAIL_ID_HELP)
     recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

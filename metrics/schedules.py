@@ -1,7 +1,8 @@
-"""The product's django-q2 schedules, registered (idempotently) after every `migrate`.
+"""The metrics app's django-q2 schedules, and `register`, which every app's post_migrate receiver uses.
 
-Cron strings are evaluated by django-q2 in settings.TIME_ZONE (Europe/Berlin), so "0 1 * * *"
-is 01:00 Berlin time in winter and summer alike.
+Each app registers its own schedules after `migrate` (idempotently): metrics the nightly rollups here,
+extraction its own in `extraction/schedules.py`. Cron strings are evaluated by django-q2 in
+settings.TIME_ZONE (Europe/Berlin), so "0 1 * * *" is 01:00 Berlin time in winter and summer alike.
 """
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -20,43 +21,42 @@ SCHEDULES = [
         "schedule_type": Schedule.CRON,
         "cron": "30 1 * * *",
     },
-    {
-        "name": "metrics: sample queue depth",
-        "func": "metrics.tasks.sample_queue_depth",
-        "schedule_type": Schedule.MINUTES,
-        "minutes": 1,
-    },
-    {
-        # The Redis broker forgets tasks a killed worker had fetched; this finds their e-mails.
-        "name": "extraction: re-queue e-mails stranded by a killed worker",
-        "func": "extraction.tasks.recover_stranded_emails",
-        "schedule_type": Schedule.MINUTES,
-        "minutes": 5,
-    },
 ]
 
 
-def register_schedules(using=DEFAULT_DB_ALIAS, **kwargs):
-    """post_migrate receiver: create or update each schedule by name, exactly one row per name."""
+def register(specs, *, using=DEFAULT_DB_ALIAS):
+    """Create or update each schedule by name, exactly one row per name.
+
+    A spec is the Schedule's fields; `previous_names` (optional) lists names it had before: such a row is
+    renamed rather than left behind calling a function that may no longer exist.
+    """
     if Schedule._meta.db_table not in connections[using].introspection.table_names():
         return  # django_q is migrated to zero; nothing to register into
     schedules = Schedule.objects.db_manager(using)
-    for spec in SCHEDULES:
-        defaults = {"cron": None, "minutes": None, "repeats": -1, **spec}
-        name = defaults.pop("name")
-        existing = schedules.filter(name=name).order_by("pk")
-        # Schedule.name is not unique; remove duplicates a manual edit may have left behind.
+    for spec in specs:
+        wanted = {"cron": None, "minutes": None, "repeats": -1, **spec}
+        previous_names = wanted.pop("previous_names", ())
+        # The row with the current name first, else the oldest with a previous name. Schedule.name is
+        # not unique, so duplicates (a manual edit, a rename) are removed.
+        existing = sorted(
+            schedules.filter(name__in=[wanted["name"], *previous_names]),
+            key=lambda row: (row.name != wanted["name"], row.pk),
+        )
         for duplicate in existing[1:]:
             duplicate.delete()
-        schedule = existing.first()
-        if schedule is None:
-            schedules.create(name=name, **defaults)
+        if not existing:
+            schedules.create(**wanted)
             continue
-        changed = any(getattr(schedule, key) != value for key, value in defaults.items())
-        if changed:
-            for key, value in defaults.items():
+        schedule = existing[0]
+        if any(getattr(schedule, key) != value for key, value in wanted.items()):
+            for key, value in wanted.items():
                 setattr(schedule, key, value)
             # Schedule.save() only computes next_run for new rows; a changed cron needs it recomputed.
             if schedule.schedule_type == Schedule.CRON:
                 schedule.next_run = schedule.calculate_next_run()
             schedule.save(using=using)
+
+
+def register_schedules(using=DEFAULT_DB_ALIAS, **kwargs):
+    """post_migrate receiver of the metrics app."""
+    register(SCHEDULES, using=using)

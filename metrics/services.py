@@ -1,32 +1,22 @@
-"""Writes: daily rollups (upserts), the catch-up after an outage, raw-row retention, queue-depth sampling."""
+"""Writes: daily rollups (upserts), the catch-up after an outage, raw-row retention."""
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django_q.brokers import get_broker
 
-from extraction.models import IncomingEmail
 from metrics import selectors
-from metrics.collector import MetricsCollector
 from metrics.days import local_day
 from metrics.models import OperationalMetricsDaily, PromptPerformanceDaily, RollupDay
 
 logger = logging.getLogger(__name__)
 
 Kind = RollupDay.Kind
-
-PROMPT_DAILY_FIELDS = [
-    "call_count", "success_count", "review_count", "total_input_tokens", "total_output_tokens", "total_cost_usd",
-    "avg_confidence", "avg_execution_time_ms", "p95_execution_time_ms",
-]
-OPERATIONAL_DAILY_FIELDS = ["sample_count", "sum_value", "avg_value", "min_value", "max_value", "p95_value"]
-
-WAITING_EMAIL_STATUSES = ("received", "queued")
 
 
 class DayAlreadyCleaned(Exception):
@@ -40,86 +30,100 @@ class NightlyResult:
     deleted_rows: int = 0
 
 
-@transaction.atomic
-def rollup_prompt_metrics(*, day):
-    """Aggregate one local day of prompt calls into PromptPerformanceDaily (upsert); returns daily rows written."""
-    ledger = _lock_ledger_day(kind=Kind.PROMPT, day=day)
-    now = timezone.now()
-    groups = list(selectors.prompt_day_aggregates(day=day))
-    rows = [
-        PromptPerformanceDaily(
-            prompt_version_id=group["prompt_version"], date=day, rolled_up_at=now,
-            **{name: group[name] for name in PROMPT_DAILY_FIELDS},
-        )
-        for group in groups
-    ]
-    PromptPerformanceDaily.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["prompt_version", "date"],
-        update_fields=[*PROMPT_DAILY_FIELDS, "rolled_up_at"],
-    )
-    # A version with no rows left for the day (never in practice, but re-runs must be exact) loses its row.
-    PromptPerformanceDaily.objects.filter(date=day).exclude(
-        prompt_version__in=[group["prompt_version"] for group in groups]
-    ).delete()
-    _record_rollup(ledger, now=now, groups=groups, count_field="call_count")
-    return len(rows)
+@dataclass(frozen=True)
+class Rollup:
+    """How one raw table rolls up into its daily table.
+
+    `aggregates(day=...)` returns one dict per daily row: the `key_fields` that identify it (besides
+    its date), the `value_fields` it stores, `count_field` (raw rows aggregated) and `max_id`.
+    """
+
+    daily_model: type
+    key_fields: tuple
+    value_fields: tuple
+    count_field: str
+    aggregates: Callable
+
+
+ROLLUPS = {
+    Kind.PROMPT: Rollup(
+        daily_model=PromptPerformanceDaily,
+        key_fields=("prompt_version",),
+        value_fields=(
+            "call_count", "success_count", "review_count", "total_input_tokens", "total_output_tokens",
+            "total_cost_usd", "avg_confidence", "avg_execution_time_ms", "p95_execution_time_ms",
+        ),
+        count_field="call_count",
+        aggregates=selectors.prompt_day_aggregates,
+    ),
+    Kind.OPERATIONAL: Rollup(
+        daily_model=OperationalMetricsDaily,
+        key_fields=("metric_type", "labels_key"),
+        value_fields=("sample_count", "sum_value", "avg_value", "min_value", "max_value", "p95_value"),
+        count_field="sample_count",
+        aggregates=selectors.operational_day_aggregates,
+    ),
+}
 
 
 @transaction.atomic
-def rollup_operational_metrics(*, day):
-    """Aggregate one local day of operational samples per (metric_type, labels_key); returns rows written."""
-    ledger = _lock_ledger_day(kind=Kind.OPERATIONAL, day=day)
-    now = timezone.now()
-    groups = list(selectors.operational_day_aggregates(day=day))
+def rollup_day(*, kind, day, now=None):
+    """Aggregate one local day of one raw table into its daily table; returns the daily rows written.
+
+    An upsert: re-running a day gives identical rows, late raw rows update it. Raises DayAlreadyCleaned
+    once cleanup has deleted raw rows of the day. `now` is the time recorded as `rolled_up_at`.
+    """
+    rollup = ROLLUPS[kind]
+    now = now or timezone.now()
+    ledger = _lock_ledger_day(kind=kind, day=day, now=now)
+    groups = list(rollup.aggregates(day=day))
+    model = rollup.daily_model
+    columns = {name: model._meta.get_field(name).attname for name in rollup.key_fields}  # prompt_version_id
     rows = [
-        OperationalMetricsDaily(
-            metric_type=group["metric_type"], labels_key=group["labels_key"], date=day, rolled_up_at=now,
-            **{name: group[name] for name in OPERATIONAL_DAILY_FIELDS},
+        model(
+            date=day, rolled_up_at=now,
+            **{columns[name]: group[name] for name in rollup.key_fields},
+            **{name: group[name] for name in rollup.value_fields},
         )
         for group in groups
     ]
-    OperationalMetricsDaily.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["metric_type", "date", "labels_key"],
-        update_fields=[*OPERATIONAL_DAILY_FIELDS, "rolled_up_at"],
+    model.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=[*rollup.key_fields, "date"],
+        update_fields=[*rollup.value_fields, "rolled_up_at"],
     )
-    kept = {(group["metric_type"], group["labels_key"]) for group in groups}
+    # A group with no raw rows left for the day (never in practice, but re-runs must be exact) loses its row.
+    kept = {tuple(group[name] for name in rollup.key_fields) for group in groups}
     stale = [
-        pk for pk, metric_type, labels_key in
-        OperationalMetricsDaily.objects.filter(date=day).values_list("pk", "metric_type", "labels_key")
-        if (metric_type, labels_key) not in kept
+        pk for pk, *key in model.objects.filter(date=day).values_list("pk", *rollup.key_fields)
+        if tuple(key) not in kept
     ]
-    OperationalMetricsDaily.objects.filter(pk__in=stale).delete()
-    _record_rollup(ledger, now=now, groups=groups, count_field="sample_count")
+    model.objects.filter(pk__in=stale).delete()
+    RollupDay.objects.filter(pk=ledger.pk).update(
+        rolled_up_at=now,
+        source_rows=sum(group[rollup.count_field] for group in groups),
+        source_max_id=max((group["max_id"] for group in groups), default=None),
+    )
     return len(rows)
 
 
-ROLLUPS = {Kind.PROMPT: rollup_prompt_metrics, Kind.OPERATIONAL: rollup_operational_metrics}
+def rollup_prompt_metrics(*, day, now=None):
+    """Aggregate one local day of prompt calls into PromptPerformanceDaily (upsert); returns daily rows written."""
+    return rollup_day(kind=Kind.PROMPT, day=day, now=now)
 
 
-def rollup_day(*, kind, day):
-    """Roll up one day of one raw table (`kind` is "prompt" or "operational")."""
-    return ROLLUPS[kind](day=day)
+def rollup_operational_metrics(*, day, now=None):
+    """Aggregate one local day of operational samples per (metric_type, labels_key); returns rows written."""
+    return rollup_day(kind=Kind.OPERATIONAL, day=day, now=now)
 
 
-def _lock_ledger_day(*, kind, day):
+def _lock_ledger_day(*, kind, day, now):
     # Every rollup and cleanup batch of a day locks its ledger row first, so two workers (or a rollup
     # and a cleanup) on the same day run one after the other. get_or_create first: a row must exist to lock.
-    ledger, _ = RollupDay.objects.get_or_create(
-        kind=kind, day=day, defaults={"rolled_up_at": timezone.now(), "source_rows": 0}
-    )
+    ledger, _ = RollupDay.objects.get_or_create(kind=kind, day=day, defaults={"rolled_up_at": now, "source_rows": 0})
     ledger = RollupDay.objects.select_for_update().get(pk=ledger.pk)
     if ledger.is_final:
         raise DayAlreadyCleaned(f"{kind} metrics of {day} were already cleaned; its daily rows are final.")
     return ledger
-
-
-def _record_rollup(ledger, *, now, groups, count_field):
-    values = {
-        "rolled_up_at": now,
-        "source_rows": sum(group[count_field] for group in groups),
-        "source_max_id": max((group["max_id"] for group in groups), default=None),
-    }
-    RollupDay.objects.filter(pk=ledger.pk).update(**values)
 
 
 def catch_up_rollups(*, kind, now=None):
@@ -134,17 +138,18 @@ def catch_up_rollups(*, kind, now=None):
     return days
 
 
-def cleanup_raw_day(*, entry, batch_size=None):
+def cleanup_raw_day(*, entry, batch_size=None, now=None):
     """Delete the raw rows of one expired, rolled-up ledger day in batches; returns rows deleted.
 
     Each batch is its own short transaction, so a big day never holds a long lock. Rows that arrived
     after the rollup are first folded into it (re-aggregation); an interrupted cleanup resumes.
+    `now` is the time recorded as `cleaned_at` (and as `rolled_up_at` of a re-aggregation).
     """
     batch_size = batch_size or settings.METRICS_CLEANUP_BATCH_SIZE
     if entry.deleted_rows == 0 and selectors.has_rows_after_rollup(entry=entry):
         # Another worker may have started cleaning the day meanwhile; then its rollup is final.
         with contextlib.suppress(DayAlreadyCleaned):
-            rollup_day(kind=entry.kind, day=entry.day)
+            rollup_day(kind=entry.kind, day=entry.day, now=now)
     model = selectors.RAW_MODELS[entry.kind]
     deleted_total = 0
     while True:
@@ -159,7 +164,7 @@ def cleanup_raw_day(*, entry, batch_size=None):
             RollupDay.objects.filter(pk=entry.pk).update(deleted_rows=F("deleted_rows") + deleted)
             deleted_total += deleted
             if deleted < batch_size:
-                RollupDay.objects.filter(pk=entry.pk).update(cleaned_at=timezone.now())
+                RollupDay.objects.filter(pk=entry.pk).update(cleaned_at=now or timezone.now())
                 return deleted_total
 
 
@@ -171,10 +176,11 @@ def rows_cleanup_would_delete(*, entry):
 
 
 def cleanup_raw_metrics(
-    *, now=None, kinds=(Kind.PROMPT, Kind.OPERATIONAL), batch_size=None, dry_run=False, progress=iter
+    *, now=None, kinds=tuple(ROLLUPS), batch_size=None, dry_run=False, progress=iter
 ):
     """Delete raw rows older than METRICS_RAW_RETENTION_DAYS, only for rolled-up days; returns
-    {"prompt": rows deleted, "operational": rows deleted} (with dry_run: rows that would be deleted).
+    {kind: rows deleted} for each kind, e.g. "prompt" and "operational" (with dry_run: rows that would be
+    deleted).
 
     `progress` wraps the list of days (the command passes a tqdm progress bar).
     """
@@ -215,15 +221,3 @@ def run_nightly_metrics(*, kind, now=None):
     deleted = cleanup_raw_metrics(now=now, kinds=[kind])[kind]
     logger.info("metrics nightly %s: rolled up %d day(s), deleted %d raw row(s)", kind, len(rolled_up_days), deleted)
     return NightlyResult(kind=kind, rolled_up_days=rolled_up_days, deleted_rows=deleted)
-
-
-@transaction.atomic
-def record_queue_depths():
-    """Sample the two queues: e-mails waiting to be processed, and tasks waiting in the django-q2 broker."""
-    collector = MetricsCollector()
-    waiting = IncomingEmail.objects.filter(status__in=WAITING_EMAIL_STATUSES).count()
-    broker_size = get_broker().queue_size() or 0
-    return [
-        collector.record_queue_depth(queue="emails_waiting", depth=waiting),
-        collector.record_queue_depth(queue="django_q", depth=broker_size),
-    ]

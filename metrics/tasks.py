@@ -6,16 +6,14 @@ from metrics.models import RollupDay
 
 def nightly_prompt_metrics():
     """01:00: roll up missing and recent days of prompt metrics, then clean expired raw rows."""
-    result = services.run_nightly_metrics(kind=RollupDay.Kind.PROMPT)
-    return {"rolled_up_days": [str(day) for day in result.rolled_up_days], "deleted_rows": result.deleted_rows}
+    return _nightly(RollupDay.Kind.PROMPT)
 
 
 def nightly_operational_metrics():
     """01:30: the same for operational metrics."""
-    result = services.run_nightly_metrics(kind=RollupDay.Kind.OPERATIONAL)
+    return _nightly(RollupDay.Kind.OPERATIONAL)
+
+
+def _nightly(kind):
+    result = services.run_nightly_metrics(kind=kind)
     return {"rolled_up_days": [str(day) for day in result.rolled_up_days], "deleted_rows": result.deleted_rows}
-
-
-def sample_queue_depth():
-    """Every minute: e-mails waiting and the django-q2 queue size."""
-    return [metric.value for metric in services.record_queue_depths()]

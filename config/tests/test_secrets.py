@@ -70,7 +70,7 @@ def echoing_client(status, error_type):
 
 def everything_stored_about(email):
     email.refresh_from_db()
-    labels = list(OperationalMetrics.objects.filter(email=email).values_list("labels", flat=True))
+    labels = list(OperationalMetrics.objects.filter(email_id=email.pk).values_list("labels", flat=True))
     return " ".join([email.error, email.review_reason, json.dumps(labels)])
 
 

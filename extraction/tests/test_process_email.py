@@ -162,7 +162,7 @@ def test_an_unusable_classification_goes_to_review_without_extraction(api):
 
 def test_each_call_records_its_tokens_exact_cost_latency_and_operational_metrics(api):
     email = process(api, "statement_with_pdf.eml")
-    calls = PromptPerformanceMetrics.objects.filter(email=email).select_related("prompt_version")
+    calls = PromptPerformanceMetrics.objects.filter(email_id=email.pk).select_related("prompt_version")
     assert sorted(c.prompt_version.key for c in calls) == [
         "classification.email_intent", "extraction.email_body", "extraction.pdf_scanned"
     ]
@@ -172,7 +172,7 @@ def test_each_call_records_its_tokens_exact_cost_latency_and_operational_metrics
     assert by_key["extraction.pdf_scanned"].cost_usd == Decimal("0.004875")
     assert all(c.success and c.execution_time_ms >= 0 for c in calls)
     assert by_key["extraction.pdf_scanned"].confidence == 0.97
-    operational = OperationalMetrics.objects.filter(email=email)
+    operational = OperationalMetrics.objects.filter(email_id=email.pk)
     assert operational.filter(metric_type=MetricType.TOKEN_USAGE).count() == 3
     assert operational.filter(metric_type=MetricType.CONFIDENCE_SCORE).count() == 3
     assert operational.filter(metric_type=MetricType.PROCESSING_TIME_MS, labels__stage="pipeline").count() == 1
@@ -183,7 +183,7 @@ def test_a_rate_limit_is_retried_and_processing_succeeds(api):
     email = process(api, "acceptance_utf8_qp.eml")
     assert api.kinds() == ["classify", "classify", "body"]
     assert email.status == Status.EXTRACTED
-    assert PromptPerformanceMetrics.objects.filter(email=email).count() == 2
+    assert PromptPerformanceMetrics.objects.filter(email_id=email.pk).count() == 2
 
 
 def test_a_final_api_failure_marks_the_email_failed_with_the_reason_and_an_error_metric(api):
@@ -191,9 +191,9 @@ def test_a_final_api_failure_marks_the_email_failed_with_the_reason_and_an_error
     email = process(api, "acceptance_utf8_qp.eml")
     assert email.status == Status.FAILED
     assert email.error == "classify: Anthropic API error 500 (InternalServerError): Internal server error"
-    error = OperationalMetrics.objects.get(email=email, metric_type=MetricType.ERROR_COUNT)
+    error = OperationalMetrics.objects.get(email_id=email.pk, metric_type=MetricType.ERROR_COUNT)
     assert error.labels == {"stage": "classify", "error_type": "InternalServerError"}
-    failed_call = PromptPerformanceMetrics.objects.get(email=email)
+    failed_call = PromptPerformanceMetrics.objects.get(email_id=email.pk)
     assert (failed_call.success, failed_call.input_tokens, failed_call.cost_usd) == (False, 0, 0)
 
 
@@ -219,7 +219,7 @@ def test_without_an_api_key_emails_wait_as_failed_and_are_processed_after_reproc
     email.refresh_from_db()
     assert email.status == Status.FAILED
     assert "ANTHROPIC_API_KEY is not set" in email.error
-    assert OperationalMetrics.objects.get(email=email, metric_type=MetricType.ERROR_COUNT).labels == {
+    assert OperationalMetrics.objects.get(email_id=email.pk, metric_type=MetricType.ERROR_COUNT).labels == {
         "stage": "configuration", "error_type": "LLMNotConfigured"
     }
     answer = {"classify": json.dumps({"intent": "auto_reply", "confidence": 0.97})}

@@ -39,8 +39,8 @@ RECOVERY_SCHEDULE = "extraction: re-queue e-mails stranded by a killed worker"
 
 
 def prompt_calls_per_email(ids):
-    rows = PromptPerformanceMetrics.objects.filter(email__in=ids).values("email").annotate(n=Count("pk"))
-    return {row["email"]: row["n"] for row in rows}
+    rows = PromptPerformanceMetrics.objects.filter(email_id__in=ids).values("email_id").annotate(n=Count("pk"))
+    return {row["email_id"]: row["n"] for row in rows}
 
 
 def results_per_email(ids):

@@ -14,14 +14,16 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 
 from devtools.clusters import enqueueing_for
+from extraction import schedules as extraction_schedules
 from extraction.models import ExtractionResult, IncomingEmail
 from extraction.tests.clusters import all_final, ingest_copies, wait_until
+from metrics import schedules as metrics_schedules
 from metrics.collector import MetricsCollector
 from metrics.days import local_day
 from metrics.models import PromptPerformanceMetrics, RollupDay
-from metrics.schedules import SCHEDULES
 from metrics.tests.helpers import at, make_version, prompt_call
 
+SCHEDULES = metrics_schedules.SCHEDULES + extraction_schedules.SCHEDULES
 pytestmark = [
     pytest.mark.slow, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
@@ -76,7 +78,7 @@ def test_three_clusters_process_each_email_once_and_run_each_nightly_schedule_on
     results = ExtractionResult.objects.filter(email__in=ids).values("email").annotate(n=Count("pk"))
     assert sorted({r["n"] for r in results}) == [2, 3]  # body + merged, or body + pdf + merged
     assert sum(r["n"] for r in results) == PLAIN_EMAILS * 2 + PDF_EMAILS * 3
-    calls = PromptPerformanceMetrics.objects.filter(email__in=ids).count()
+    calls = PromptPerformanceMetrics.objects.filter(email_id__in=ids).count()
     assert calls == len(fake_api_server.requests) == PLAIN_EMAILS * 2 + PDF_EMAILS * 3
     # ... and the work was spread over all three clusters.
     per_cluster = [len(re.findall(r"Processed 'extraction\.tasks\.process_email'", log)) for log in logs]

@@ -40,6 +40,33 @@ def test_each_operational_method_records_its_type_and_labels():
     ]
 
 
+@pytest.mark.parametrize(
+    ("success", "confidence", "samples"),
+    [
+        (True, 0.93, [
+            ("token_usage", 1250.0, "model=claude-haiku-4-5,operation=classify"),
+            ("processing_time_ms", 840.0, "stage=classify"),
+            ("confidence_score", 0.93, "bucket=high"),
+        ]),
+        (False, None, [
+            ("token_usage", 1250.0, "model=claude-haiku-4-5,operation=classify"),
+            ("processing_time_ms", 840.0, "stage=classify"),
+            ("error_count", 1.0, "error_type=unusable_answer,stage=classify"),
+        ]),
+    ],
+)
+def test_a_call_records_its_prompt_row_and_its_operational_samples_for_the_email(success, confidence, samples):
+    call = MetricsCollector().record_call(
+        prompt_version=make_version(), model="claude-haiku-4-5", operation="classify", email_id=42,
+        input_tokens=1200, output_tokens=50, cost_usd=Decimal("0.00145"), success=success, confidence=confidence,
+        needs_review=not success, execution_time_ms=840,
+    )
+    assert (call.email_id, call.success, call.confidence, call.needs_review) == (42, success, confidence, not success)
+    stored = OperationalMetrics.objects.order_by("pk")
+    assert list(stored.values_list("metric_type", "value", "labels_key")) == samples
+    assert set(stored.values_list("email_id", flat=True)) == {42}
+
+
 @pytest.mark.parametrize(("score", "bucket"), [(0.95, "high"), (0.9, "high"), (0.75, "medium"), (0.69, "low")])
 def test_confidence_bucket_follows_the_review_threshold(score, bucket):
     assert MetricsCollector().record_confidence(score=score).labels == {"bucket": bucket}

@@ -8,10 +8,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
-from extraction.models import IncomingEmail
-from metrics.models import OperationalMetrics, PromptPerformanceDaily, RollupDay
-from metrics.schedules import SCHEDULES, register_schedules
-from metrics.services import record_queue_depths
+from metrics.models import PromptPerformanceDaily, RollupDay
+from metrics.schedules import SCHEDULES, register, register_schedules
 from metrics.tests.helpers import calls_per_day, make_version
 
 pytestmark = pytest.mark.django_db
@@ -56,9 +54,27 @@ def test_a_due_nightly_schedule_runs_through_django_q():
     assert Schedule.objects.get(name=PROMPT_NIGHTLY).next_run > timezone.now()
 
 
-def test_queue_depth_counts_waiting_emails_and_the_task_queue():
-    for number, status in enumerate(["received", "queued", "queued", "processing", "failed"]):
-        IncomingEmail.objects.create(message_id=f"<{number}@test>", sender="glaeubiger@example.de", status=status)
-    record_queue_depths()
-    depths = dict(OperationalMetrics.objects.values_list("labels_key", "value"))
-    assert depths == {"queue=emails_waiting": 3.0, "queue=django_q": 0.0}
+def test_a_schedule_registered_under_a_previous_name_is_renamed_and_keeps_its_next_run():
+    next_run = timezone.now() + timedelta(minutes=3)
+    old = Schedule.objects.create(
+        name="probe: old name", func="metrics.tasks.gone", schedule_type=Schedule.MINUTES, minutes=1,
+        next_run=next_run,
+    )
+    spec = {
+        "name": "probe: new name", "previous_names": ["probe: old name"],
+        "func": "metrics.tasks.nightly_prompt_metrics", "schedule_type": Schedule.MINUTES, "minutes": 1,
+    }
+    register([spec])
+    register([spec])
+    assert list(Schedule.objects.filter(name__startswith="probe:").values_list("pk", "name", "func")) == [
+        (old.pk, "probe: new name", "metrics.tasks.nightly_prompt_metrics")
+    ]
+    assert Schedule.objects.get(pk=old.pk).next_run == next_run
+
+
+def test_duplicates_of_a_schedule_are_removed_and_the_oldest_kept():
+    first = Schedule.objects.get(name=PROMPT_NIGHTLY)
+    Schedule.objects.create(name=PROMPT_NIGHTLY, func="metrics.tasks.nightly_prompt_metrics",
+                            schedule_type=Schedule.CRON, cron="0 1 * * *")
+    register_schedules()
+    assert list(Schedule.objects.filter(name=PROMPT_NIGHTLY).values_list("pk", flat=True)) == [first.pk]

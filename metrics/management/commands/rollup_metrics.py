@@ -7,9 +7,8 @@ from tqdm import tqdm
 
 from metrics import selectors, services
 from metrics.days import days_between, parse_day
-from metrics.models import RollupDay
 
-KINDS = [RollupDay.Kind.PROMPT, RollupDay.Kind.OPERATIONAL]
+KINDS = list(services.ROLLUPS)
 
 
 class Command(BaseCommand):
