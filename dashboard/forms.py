@@ -1,6 +1,6 @@
 from django import forms
 
-from dashboard.selectors import DEFAULT_RANGE, RANGE_CHOICES
+from dashboard.ranges import DEFAULT_RANGE, RANGE_CHOICES
 
 
 class RangeForm(forms.Form):

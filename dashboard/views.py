@@ -5,7 +5,7 @@ from django.http import Http404, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from dashboard import selectors
+from dashboard import pages, ranges, selectors
 from dashboard.forms import RangeForm
 from metrics.days import local_day
 
@@ -16,13 +16,13 @@ def _day_range(request):
     form = RangeForm(request.GET, today=today)
     if not form.is_valid():
         return None, form
-    return selectors.day_range(today=today, days=form.cleaned_data["days"], last=form.cleaned_data["end"]), form
+    return ranges.day_range(today=today, days=form.cleaned_data["days"], last=form.cleaned_data["end"]), form
 
 
 def _range_context(day_range):
     return {
         "day_range": day_range,
-        "range_choices": selectors.RANGE_CHOICES,
+        "range_choices": ranges.RANGE_CHOICES,
         # The range links keep a chosen end day, so switching 7/30/90 stays on the same period.
         "end_param": "" if day_range.last == day_range.today else day_range.last.isoformat(),
     }
@@ -35,14 +35,13 @@ def performance(request, *, site, task_type, name):
     day_range, form = _day_range(request)
     if day_range is None:
         return HttpResponseBadRequest(form.errors.as_text())
-    page = selectors.prompt_performance(task_type=task_type, name=name, day_range=day_range)
+    page = pages.prompt_performance(task_type=task_type, name=name, day_range=day_range)
     if not page["versions"]:
         raise Http404(f"No prompt {task_type}.{name}.")
     context = {
         **site.each_context(request),
         **_range_context(day_range),
         **page,
-        "chart_tables": selectors.chart_tables(page["chart_data"]),
         "title": f"Performance of {task_type}.{name}",
         "task_type": task_type,
         "name": name,
@@ -57,12 +56,11 @@ def operations(request, *, site):
     day_range, form = _day_range(request)
     if day_range is None:
         return HttpResponseBadRequest(form.errors.as_text())
-    page = selectors.operations(day_range=day_range)
+    page = pages.operations(day_range=day_range)
     context = {
         **site.each_context(request),
         **_range_context(day_range),
         **page,
-        "chart_tables": selectors.chart_tables(page["chart_data"]),
         "title": "Operations",
     }
     return TemplateResponse(request, "dashboard/operations.html", context)

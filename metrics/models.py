@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from metrics.days import day_bounds
+from metrics.ratios import CallRatios
 from prompts.models import PromptTemplate
 
 # Metrics are a leaf app: they keep the id of the e-mail a row was recorded for, not a foreign key to
@@ -48,7 +49,7 @@ class PromptPerformanceMetrics(models.Model):
         return f"{self.prompt_version_id} @ {self.recorded_at:%Y-%m-%d %H:%M:%S}"
 
 
-class PromptPerformanceDaily(models.Model):
+class PromptPerformanceDaily(CallRatios, models.Model):
     """Per (prompt version, local Europe/Berlin day) rollup of PromptPerformanceMetrics. Kept forever."""
 
     prompt_version = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="daily_performance")
@@ -75,18 +76,6 @@ class PromptPerformanceDaily(models.Model):
     def __str__(self):
         return f"{self.prompt_version_id} on {self.date}"
 
-    @property
-    def success_rate(self):
-        return self.success_count / self.call_count if self.call_count else None
-
-    @property
-    def review_rate(self):
-        return self.review_count / self.call_count if self.call_count else None
-
-    @property
-    def cost_per_call_usd(self):
-        return self.total_cost_usd / self.call_count if self.call_count else None
-
 
 class MetricType(models.TextChoices):
     QUEUE_DEPTH = "queue_depth", "Queue depth"
@@ -99,6 +88,11 @@ class MetricType(models.TextChoices):
 def canonical_labels_key(labels):
     """The grouping key of a labels dict: sorted `k=v` pairs joined by commas, e.g. `model=x,operation=y`."""
     return ",".join(f"{key}={labels[key]}" for key in sorted(labels or {}))
+
+
+def parse_labels_key(labels_key):
+    """A labels key back into its labels dict (values as the collector stored them: short strings)."""
+    return dict(pair.split("=", 1) for pair in labels_key.split(",") if "=" in pair)
 
 
 class OperationalMetrics(models.Model):

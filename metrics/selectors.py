@@ -6,7 +6,7 @@ from django.db.models import Avg, Count, Max, Min, Q, Sum
 
 from metrics.aggregates import ExactDecimalSum, Percentile
 from metrics.days import day_bounds, days_between, local_day
-from metrics.models import OperationalMetrics, PromptPerformanceDaily, PromptPerformanceMetrics, RollupDay
+from metrics.models import OperationalMetrics, PromptPerformanceMetrics, RollupDay
 
 P95 = 0.95
 
@@ -109,30 +109,3 @@ def has_rows_after_rollup(*, entry):
     if entry.source_max_id is not None:
         rows = rows.filter(pk__gt=entry.source_max_id)
     return rows.exists()
-
-
-def prompt_performance_series(*, task_type, name, first_day=None, last_day=None):
-    """Daily figures of every version of one prompt, for charts comparing versions over time.
-
-    Returns {version number: [{"date", "calls", "success_rate", "cost_per_call_usd", "p95_ms",
-    "avg_confidence", "review_rate"}, ...]} ordered by date.
-    """
-    rows = PromptPerformanceDaily.objects.filter(
-        prompt_version__task_type=task_type, prompt_version__name=name
-    ).select_related("prompt_version").order_by("prompt_version__version", "date")
-    if first_day:
-        rows = rows.filter(date__gte=first_day)
-    if last_day:
-        rows = rows.filter(date__lte=last_day)
-    series = {}
-    for row in rows:
-        series.setdefault(row.prompt_version.version, []).append({
-            "date": row.date,
-            "calls": row.call_count,
-            "success_rate": row.success_rate,
-            "cost_per_call_usd": row.cost_per_call_usd,
-            "p95_ms": row.p95_execution_time_ms,
-            "avg_confidence": row.avg_confidence,
-            "review_rate": row.review_rate,
-        })
-    return series

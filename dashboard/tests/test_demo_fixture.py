@@ -74,4 +74,4 @@ def test_the_performance_page_shows_the_demo(client, db):
     response = operator.get(f"/admin/performance/classification/email_intent/?days=90&end={demo.END}")
     assert response.context["has_data"] is True
     assert [m["label"] for m in response.context["chart_data"]["markers"]] == ["v2 by erika"]
-    assert all(row["figures"].calls > 0 for row in response.context["comparison"])
+    assert all(row["figures"].call_count > 0 for row in response.context["comparison"])

@@ -88,3 +88,15 @@ def test_the_breadcrumb_leads_to_the_versions_of_this_prompt(client, intent_v1):
     response = operator.get(link.replace("&amp;", "&"))
     assert response.status_code == 200
     assert list(response.context["cl"].queryset) == [intent_v1]
+
+
+def test_the_comparison_shows_a_mean_of_daily_p95s_labelled_as_such_and_the_worst_day(client, intent_v1, today):
+    daily(intent_v1, days_ago(today, 1), calls=1, p95=4000.0)
+    daily(intent_v1, days_ago(today, 2), calls=3, p95=1000.0)
+    html = login(client, "erika", VIEW_PROMPTS).get(f"{PERFORMANCE}?days=7").content.decode()
+    comparison = html[html.index('id="version-comparison"'):]
+    comparison = comparison[:comparison.index("</table>")]
+    assert "Mean daily p95 latency (ms)" in comparison
+    assert comparison.count("p95") == comparison.count("daily p95")  # never called a p95 of the range
+    assert "1750 <span" in comparison  # (4000 × 1 call + 1000 × 3 calls) / 4 calls
+    assert "(worst day 4000)" in comparison

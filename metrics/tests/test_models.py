@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError
 from django.db.models import ProtectedError
 
-from metrics.models import PromptPerformanceDaily
+from metrics.models import PromptPerformanceDaily, canonical_labels_key, parse_labels_key
 from metrics.tests.helpers import at, make_version, prompt_call
 
 pytestmark = pytest.mark.django_db
@@ -29,3 +29,8 @@ def test_a_version_has_at_most_one_daily_row_per_day():
     PromptPerformanceDaily.objects.create(**fields)
     with pytest.raises(IntegrityError):
         PromptPerformanceDaily.objects.create(**fields)
+
+
+@pytest.mark.parametrize("labels", [{"error_type": "KeyError", "stage": "pipeline"}, {"queue": "django_q"}, {}])
+def test_a_labels_key_parses_back_into_its_labels(labels):
+    assert parse_labels_key(canonical_labels_key(labels)) == labels

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from dashboard import selectors
+from dashboard import pages, ranges
+from dashboard.charts import chart_tables
 from dashboard.tests.conftest import daily, days_ago
 from metrics.collector import MetricsCollector
 from metrics.days import day_bounds
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 def performance(today, days=7, last=None):
-    day_range = selectors.day_range(today=today, days=days, last=last)
-    return selectors.prompt_performance(task_type="classification", name="email_intent", day_range=day_range)
+    day_range = ranges.day_range(today=today, days=days, last=last)
+    return pages.prompt_performance(task_type="classification", name="email_intent", day_range=day_range)
 
 
 def comparison_of(result, version):
@@ -29,7 +30,7 @@ def test_rates_over_the_range_are_ratios_of_the_summed_counts_not_means_of_daily
     daily(intent_v1, days_ago(today, 1), calls=10, successes=10, reviews=0)
     daily(intent_v1, days_ago(today, 2), calls=90, successes=45, reviews=30)
     figures = comparison_of(performance(today), 1)
-    assert figures.calls == 100
+    assert figures.call_count == 100
     assert figures.success_rate == 0.55  # (10 + 45) / 100, not the mean of 100 % and 50 %
     assert figures.review_rate == 0.30
 
@@ -38,7 +39,7 @@ def test_cost_per_call_is_an_exact_decimal_division_of_the_total_cost(intent_v1,
     daily(intent_v1, days_ago(today, 1), calls=3, cost="0.00000001")
     daily(intent_v1, days_ago(today, 2), calls=4, cost="0.10000000")
     figures = comparison_of(performance(today), 1)
-    assert figures.cost_usd == Decimal("0.10000001")
+    assert figures.total_cost_usd == Decimal("0.10000001")
     assert figures.cost_per_call_usd == Decimal("0.10000001") / 7
     assert isinstance(figures.cost_per_call_usd, Decimal)
 
@@ -49,8 +50,8 @@ def test_p95_and_confidence_over_the_range_are_call_weighted_means_of_the_daily_
     daily(intent_v1, days_ago(today, 3), calls=2, confidence=None, p95=1000.0)
     figures = comparison_of(performance(today), 1)
     assert figures.avg_confidence == pytest.approx((0.5 * 1 + 0.9 * 3) / 4)  # days without a confidence left out
-    assert figures.p95_ms == pytest.approx((4000 * 1 + 1000 * 3 + 1000 * 2) / 6)
-    assert figures.worst_p95_ms == 4000.0
+    assert figures.mean_daily_p95_ms == pytest.approx((4000 * 1 + 1000 * 3 + 1000 * 2) / 6)
+    assert figures.worst_daily_p95_ms == 4000.0
 
 
 def test_today_so_far_comes_from_the_raw_calls_and_is_marked_partial(intent_v1, today):
@@ -67,7 +68,7 @@ def test_today_so_far_comes_from_the_raw_calls_and_is_marked_partial(intent_v1, 
     assert chart_data["partial_index"] == 6
     success = next(chart for chart in chart_data["charts"] if chart["id"] == "success_rate")
     assert success["datasets"][0]["data"][-1] == pytest.approx(66.67)
-    assert comparison_of(result, 1).calls == 13
+    assert comparison_of(result, 1).call_count == 13
 
 
 def test_raw_calls_of_today_win_over_a_rollup_of_today_run_by_hand(intent_v1, today):
@@ -76,7 +77,7 @@ def test_raw_calls_of_today_win_over_a_rollup_of_today_run_by_hand(intent_v1, to
         prompt_version=intent_v1, input_tokens=10, output_tokens=5, cost_usd=Decimal("0.001"), success=True,
         execution_time_ms=100,
     )
-    assert comparison_of(performance(today), 1).calls == 1
+    assert comparison_of(performance(today), 1).call_count == 1
 
 
 def test_every_dataset_has_one_point_per_day_and_days_without_calls_are_gaps(intent_v1, intent_v2, today):
@@ -103,7 +104,7 @@ def test_the_range_is_the_chosen_number_of_days_ending_on_the_chosen_day(intent_
     result = performance(today, days=30, last=last)
     assert len(result["chart_data"]["labels"]) == 30
     assert result["chart_data"]["partial_index"] is None
-    assert comparison_of(result, 1).calls == 2
+    assert comparison_of(result, 1).call_count == 2
 
 
 def test_activations_in_the_range_are_markers_labelled_with_version_and_operator(intent_v1, intent_v2, today):
@@ -141,7 +142,7 @@ def test_chart_tables_list_days_with_figures_newest_first_with_today_marked(inte
         prompt_version=intent_v1, input_tokens=10, output_tokens=5, cost_usd=Decimal("0.001"), success=False,
         execution_time_ms=100, recorded_at=timezone.now(),
     )
-    table = selectors.chart_tables(performance(today)["chart_data"])[0]
+    table = chart_tables(performance(today)["chart_data"])[0]
     assert table["columns"] == ["v1 (active)"]
     assert [row["day"] for row in table["rows"]] == [f"{today.isoformat()} (so far)", days_ago(today, 3).isoformat()]
     assert [row["values"] for row in table["rows"]] == [[0.0], [100.0]]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dashboard import selectors
+from dashboard import pages, ranges
 from dashboard.tests.conftest import days_ago
 from metrics.collector import MetricsCollector
 from metrics.models import OperationalMetricsDaily, canonical_labels_key
@@ -30,13 +30,13 @@ def test_daily_rollups_are_charted_per_queue_stage_and_operation(today):
     rollup("error_count", yesterday, {"stage": "classify", "error_type": "unusable_answer"}, count=3, total=3)
     rollup("token_usage", yesterday, {"model": "claude-haiku-4-5", "operation": "classify"}, total=1200)
     rollup("token_usage", yesterday, {"model": "claude-sonnet-4-6", "operation": "classify"}, total=800)
-    result = selectors.operations(day_range=selectors.day_range(today=today, days=7))
+    result = pages.operations(day_range=ranges.day_range(today=today, days=7))
     assert chart(result, "queue_depth") == {"emails_waiting": [None] * 5 + [17.0, None]}
     assert chart(result, "processing_time")["classify"][5] == 950.0
     assert chart(result, "errors") == {"classify": [None] * 5 + [5.0, None]}  # error types of a stage add up
     assert chart(result, "tokens") == {"classify": [None] * 5 + [2000.0, None]}  # models of an operation add up
     line = result["totals"][1]
-    assert (line["day"], line["queue_peak"], line["p95_ms"], line["errors"], line["tokens"]) == (
+    assert (line["day"], line["queue_peak"], line["slowest_stage_p95_ms"], line["errors"], line["tokens"]) == (
         yesterday, 17, 950.0, 5, 2000
     )
 
@@ -48,31 +48,24 @@ def test_today_so_far_comes_from_the_raw_samples(today):
     collector.record_error(stage="pipeline", error_type="KeyError")
     collector.record_token_usage(model="claude-haiku-4-5", operation="extract_body", tokens=321)
     collector.record_processing_time(stage="pipeline", duration_ms=1200)
-    result = selectors.operations(day_range=selectors.day_range(today=today, days=7))
+    result = pages.operations(day_range=ranges.day_range(today=today, days=7))
     assert result["chart_data"]["partial_index"] == 6
     assert chart(result, "queue_depth") == {"emails_waiting": [None] * 6 + [9.0]}
     assert chart(result, "errors") == {"pipeline": [None] * 6 + [1.0]}
     assert chart(result, "tokens") == {"extract_body": [None] * 6 + [321.0]}
     assert result["totals"][0]["day"] == today
-    assert result["totals"][0]["p95_ms"] == 1200.0
+    assert result["totals"][0]["slowest_stage_p95_ms"] == 1200.0
 
 
 def test_a_day_with_samples_but_no_errors_counts_zero_errors_and_a_day_without_samples_is_a_gap(today):
     rollup("error_count", days_ago(today, 2), {"stage": "classify", "error_type": "APITimeoutError"}, total=3)
     rollup("queue_depth", days_ago(today, 1), {"queue": "emails_waiting"}, maximum=4)
-    result = selectors.operations(day_range=selectors.day_range(today=today, days=7))
+    result = pages.operations(day_range=ranges.day_range(today=today, days=7))
     assert chart(result, "errors") == {"classify": [None] * 4 + [3.0, 0, None]}
 
 
 def test_no_samples_in_the_range_points_to_the_last_day_with_a_rollup(today):
     rollup("queue_depth", days_ago(today, 200), {"queue": "emails_waiting"})
-    result = selectors.operations(day_range=selectors.day_range(today=today, days=30))
+    result = pages.operations(day_range=ranges.day_range(today=today, days=30))
     assert result["has_data"] is False
     assert result["last_day_with_data"] == days_ago(today, 200)
-
-
-def test_labels_keys_parse_back_into_labels():
-    assert selectors.parse_labels_key("error_type=KeyError,stage=pipeline") == {
-        "error_type": "KeyError", "stage": "pipeline"
-    }
-    assert selectors.parse_labels_key("") == {}

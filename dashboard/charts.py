@@ -1,0 +1,161 @@
+"""The operators' charts: what each chart shows, and the rounding of figures for display.
+
+Chart.js gets plain JSON numbers, rounded here for display only; the exact figures stay in the
+figures and rollups. Every chart's numbers are also given as a table (`chart_tables`).
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from metrics.days import local_day
+from metrics.models import MetricType, parse_labels_key
+from prompts.models import PromptActivation
+
+
+def rounded(value, places):
+    """A figure (Decimal or float) as a float rounded for display; None stays None."""
+    return None if value is None else round(float(value), places)
+
+
+def percent(ratio, places=None):
+    """A ratio (0..1) as a percentage, rounded to `places` (not rounded with None: a template rounds it)."""
+    if ratio is None:
+        return None
+    return ratio * 100 if places is None else round(ratio * 100, places)
+
+
+@dataclass(frozen=True)
+class PerformanceChart:
+    """One line per prompt version; `value` turns a version's DayFigures into the plotted number."""
+
+    id: str
+    title: str
+    unit: str
+    from_zero: bool
+    value: Callable
+
+
+PERFORMANCE_CHARTS = (
+    # Success rate and confidence live near their maximum: an axis from zero would hide the differences.
+    PerformanceChart("success_rate", "Success rate per day (%)", "%", False, lambda day: percent(day.success_rate, 2)),
+    PerformanceChart(
+        "cost_per_call", "Cost per call per day (USD)", "USD", True, lambda day: rounded(day.cost_per_call_usd, 6)
+    ),
+    PerformanceChart("p95_latency", "p95 latency per day (ms)", "ms", True, lambda day: rounded(day.p95_ms, 0)),
+    PerformanceChart(
+        "avg_confidence", "Average confidence per day (0–1)", "", False, lambda day: rounded(day.avg_confidence, 3)
+    ),
+    PerformanceChart(
+        "review_rate", "Manual-review rate per day (%)", "%", True, lambda day: percent(day.review_rate, 2)
+    ),
+)
+
+
+@dataclass(frozen=True)
+class OperationsChart:
+    """One line per value of the label `split_by`; a day's daily rows of that value combine with `combine`."""
+
+    id: str
+    title: str
+    metric_type: str
+    split_by: str
+    value_field: str
+    combine: Callable
+
+
+OPERATION_CHARTS = (
+    OperationsChart("queue_depth", "Queue depth per day (highest sample)", MetricType.QUEUE_DEPTH, "queue",
+                    "max_value", max),
+    # Processing times are labelled by stage alone: one daily row, and so one true p95, per stage and day.
+    OperationsChart("processing_time", "Processing time per day, p95 (ms)", MetricType.PROCESSING_TIME_MS, "stage",
+                    "p95_value", max),
+    OperationsChart("errors", "Errors per day", MetricType.ERROR_COUNT, "stage", "sum_value", sum),
+    OperationsChart("tokens", "Tokens per day", MetricType.TOKEN_USAGE, "operation", "sum_value", sum),
+)
+# Counted metrics: a day with samples of any kind but none of these counted zero of them, not "unknown".
+COUNTED = (MetricType.ERROR_COUNT, MetricType.TOKEN_USAGE)
+
+
+def _chart_data(*, day_range, charts, markers=()):
+    return {
+        "labels": [day.isoformat() for day in day_range.dates],
+        "partial_index": day_range.today_index,
+        "markers": list(markers),
+        "charts": charts,
+    }
+
+
+def performance_chart_data(*, versions, figures, day_range, activations):
+    """The performance page's charts: `figures` is {version pk: {day: DayFigures}}."""
+    dates = day_range.dates
+    charts = []
+    for chart in PERFORMANCE_CHARTS:
+        datasets = [
+            {
+                "label": f"v{version.version}" + (" (active)" if version.is_active else ""),
+                "version": version.version,
+                "data": [chart.value(by_day[day]) if day in by_day else None for day in dates],
+            }
+            for version in versions
+            if (by_day := figures.get(version.pk))
+        ]
+        charts.append({
+            "id": chart.id, "title": chart.title, "unit": chart.unit, "from_zero": chart.from_zero,
+            "datasets": datasets,
+        })
+    markers = activation_markers(activations=activations, day_range=day_range)
+    return _chart_data(day_range=day_range, charts=charts, markers=markers)
+
+
+def activation_markers(*, activations, day_range):
+    """Activations as dashed lines on the time axis: {day, index, label} with labels like "v2 by erika"."""
+    markers = []
+    for activation in activations:
+        day = local_day(activation.activated_at)
+        label = f"v{activation.to_version.version} by {activation.activated_by}"
+        if activation.kind == PromptActivation.Kind.ROLLBACK:
+            label += " (rollback)"
+        markers.append({"day": day.isoformat(), "index": (day - day_range.first).days, "label": label})
+    return markers
+
+
+def operations_chart_data(*, rows, day_range):
+    """The operations page's charts from daily operational rows (dicts, today's from the raw samples)."""
+    dates = day_range.dates
+    days_with_samples = {row["date"] for row in rows}
+    charts = []
+    for chart in OPERATION_CHARTS:
+        groups = defaultdict(lambda: defaultdict(list))
+        for row in rows:
+            if row["metric_type"] == chart.metric_type:
+                group = parse_labels_key(row["labels_key"]).get(chart.split_by, "(none)")
+                groups[group][row["date"]].append(row[chart.value_field])
+        missing = 0 if chart.metric_type in COUNTED else None
+        datasets = [
+            {
+                "label": group,
+                "data": [
+                    rounded(chart.combine(by_day[day]), 1) if day in by_day
+                    else (missing if day in days_with_samples else None)
+                    for day in dates
+                ],
+            }
+            for group, by_day in sorted(groups.items())
+        ]
+        charts.append({"id": chart.id, "title": chart.title, "from_zero": True, "datasets": datasets})
+    return _chart_data(day_range=day_range, charts=charts)
+
+
+def chart_tables(chart_data):
+    """The charts' figures as tables (days with data, newest first): the accessible fallback of each chart."""
+    tables = []
+    for chart in chart_data["charts"]:
+        rows = []
+        for index, label in reversed(list(enumerate(chart_data["labels"]))):
+            values = [dataset["data"][index] for dataset in chart["datasets"]]
+            if any(value is not None for value in values):
+                partial = index == chart_data["partial_index"]
+                rows.append({"day": label + (" (so far)" if partial else ""), "values": values})
+        tables.append({**chart, "columns": [dataset["label"] for dataset in chart["datasets"]], "rows": rows})
+    return tables
