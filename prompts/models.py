@@ -151,6 +151,14 @@ class PromptTemplate(models.Model):
         )
 
 
+class PromptActivationManager(models.Manager):
+    def get_by_natural_key(self, task_type, name, kind, activated_at):
+        if kind == PromptActivation.Kind.SEED:
+            # A prompt is seeded once, so its seed is found whenever it happened (the demo re-dates it).
+            return self.get(task_type=task_type, name=name, kind=kind)
+        return self.get(task_type=task_type, name=name, kind=kind, activated_at=activated_at)
+
+
 class PromptActivation(models.Model):
     """Audit row: who made which version of a prompt active, when, and which version it replaced."""
 
@@ -169,6 +177,8 @@ class PromptActivation(models.Model):
     activated_by = models.CharField(max_length=150)
     activated_at = models.DateTimeField(default=timezone.now)
 
+    objects = PromptActivationManager()
+
     class Meta:
         ordering = ["-activated_at", "-id"]
         indexes = [models.Index(fields=["task_type", "name", "-activated_at"], name="prompt_activation_key_idx")]
@@ -176,3 +186,7 @@ class PromptActivation(models.Model):
     def __str__(self):
         source = f"v{self.from_version.version}" if self.from_version_id else "nothing"
         return f"{self.task_type}.{self.name}: {source} → v{self.to_version.version} by {self.activated_by}"
+
+    def natural_key(self):
+        # Fixtures (the demo) find a prompt's seed activation by this, to date it as of the demo's start.
+        return (self.task_type, self.name, self.kind, self.activated_at)

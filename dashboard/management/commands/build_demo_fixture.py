@@ -1,20 +1,52 @@
+"""Write fixtures/demo.json, the demo for `loaddata demo`: the same file on every run and every machine."""
+
 import json
+import os
+import subprocess
+import sys
+import tempfile
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.core.serializers.json import DjangoJSONEncoder
 
-from dashboard.demo import END, demo_fixture
+from dashboard import demo
 
 
 class Command(BaseCommand):
-    help = "Write fixtures/demo.json (the demo for `loaddata demo`); deterministic: the same file every run."
+    help = (
+        "Build the demo (dashboard/demo.py) in a throw-away SQLite database and write it to fixtures/demo.json. "
+        "Deterministic: the same file on every run."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--output", default=str(settings.BASE_DIR / "fixtures" / "demo.json"))
+        parser.add_argument(
+            "--in-this-database", action="store_true",
+            help="Build in the configured database instead; it must be freshly migrated (nothing is kept in it).",
+        )
 
-    def handle(self, *args, output, **options):
-        rows = demo_fixture()
-        with open(output, "w", encoding="utf-8") as file:
-            json.dump(rows, file, ensure_ascii=False, indent=1)
-            file.write("\n")
-        self.stdout.write(f"Wrote {len(rows)} rows ending {END} to {output}.")
+    def handle(self, *args, output, in_this_database, **options):
+        if in_this_database:
+            try:
+                rows = demo.build()
+            except demo.DemoBuildError as exc:
+                raise CommandError(str(exc)) from exc
+            with open(output, "w", encoding="utf-8") as file:
+                # One row per line: a regenerated file diffs row by row.
+                file.write("[\n" + ",\n".join(
+                    json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False) for row in rows
+                ) + "\n]\n")
+            self.stdout.write(f"Wrote {len(rows)} rows ending {demo.END} to {output}.")
+            return
+        # A fresh database every time, whatever the configured one holds: a temporary SQLite file, set up
+        # and used by child processes (the configured database is never touched).
+        with tempfile.TemporaryDirectory(prefix="demo-build-") as scratch:
+            env = {**os.environ, "DATABASE_URL": f"sqlite:///{os.path.join(scratch, 'demo.sqlite3')}"}
+            manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+            for step in (["migrate", "--no-input", "-v", "0"],
+                         ["build_demo_fixture", "--in-this-database", "--output", os.path.abspath(output)]):
+                finished = subprocess.run([*manage, *step], env=env, capture_output=True, text=True, check=False)
+                if finished.returncode:
+                    raise CommandError(f"`manage.py {' '.join(step)}` failed:\n{finished.stderr}")
+                self.stdout.write(finished.stdout, ending="")
