@@ -10,6 +10,7 @@ retention cleanup (metrics.services). v2 of classification.email_intent is creat
 rows it made (prompt versions and e-mails by natural key or fixed id, so they load beside the seeded v1s).
 """
 
+import importlib
 import json
 import random
 from datetime import date, datetime, time, timedelta
@@ -42,7 +43,7 @@ FIRST_DAY = END - timedelta(days=DAYS - 1)
 SEED = 20261120
 # Metric rows refer to e-mails by id, so the demo e-mails have fixed ids, far from those of a real mailbox.
 FIRST_EMAIL_ID = 900_001
-SEEDED_BY = "system_migration"
+SEEDED_BY = importlib.import_module("prompts.migrations.0002_seed_v1_prompts").SEEDED_BY
 INTENT = ("classification", "email_intent")
 
 # Calls per weekday of each prompt (a quarter of that on weekends), whichever version is active.

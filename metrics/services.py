@@ -45,6 +45,9 @@ class Rollup:
     aggregates: Callable
 
 
+# Another raw table rolls up by adding its RollupDay.Kind, its raw model to selectors.RAW_MODELS, a selector
+# that aggregates a day, and an entry here: the catch-up, the cleanup, the ledger and `rollup_metrics` then
+# cover it (a nightly task and schedule run it).
 ROLLUPS = {
     Kind.PROMPT: Rollup(
         daily_model=PromptPerformanceDaily,

@@ -21,7 +21,7 @@ class Command(BaseCommand):
             dry_run=dry_run, progress=lambda days: tqdm(days, unit="day", disable=None)
         )
         verb = "Would delete" if dry_run else "Deleted"
+        per_kind = " and ".join(f"{count} {kind}" for kind, count in counts.items())
         self.stdout.write(
-            f"{verb} {counts['prompt']} prompt and {counts['operational']} operational raw row(s) "
-            f"(retention {settings.METRICS_RAW_RETENTION_DAYS} days, rolled-up days only)."
+            f"{verb} {per_kind} raw row(s) (retention {settings.METRICS_RAW_RETENTION_DAYS} days, rolled-up days only)."
         )
