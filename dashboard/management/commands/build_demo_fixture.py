@@ -4,13 +4,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from dashboard import demo
+from devtools.databases import migrate, throwaway_database
 
 
 class Command(BaseCommand):
@@ -39,14 +39,17 @@ class Command(BaseCommand):
                 ) + "\n]\n")
             self.stdout.write(f"Wrote {len(rows)} rows ending {demo.END} to {output}.")
             return
-        # A fresh database every time, whatever the configured one holds: a temporary SQLite file, set up
+        # A fresh database every time, whatever the configured one holds: a throw-away SQLite file, migrated
         # and used by child processes (the configured database is never touched).
-        with tempfile.TemporaryDirectory(prefix="demo-build-") as scratch:
-            env = {**os.environ, "DATABASE_URL": f"sqlite:///{os.path.join(scratch, 'demo.sqlite3')}"}
-            manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-            for step in (["migrate", "--no-input", "-v", "0"],
-                         ["build_demo_fixture", "--in-this-database", "--output", os.path.abspath(output)]):
-                finished = subprocess.run([*manage, *step], env=env, capture_output=True, text=True, check=False)
-                if finished.returncode:
-                    raise CommandError(f"`manage.py {' '.join(step)}` failed:\n{finished.stderr}")
-                self.stdout.write(finished.stdout, ending="")
+        settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings")
+        with throwaway_database(prefix="demo_build") as database:
+            migrate(database.url, settings_module=settings_module)
+            finished = subprocess.run(
+                [sys.executable, "manage.py", "build_demo_fixture", "--in-this-database", "--output",
+                 os.path.abspath(output)],
+                cwd=settings.BASE_DIR, env={**os.environ, "DATABASE_URL": database.url}, capture_output=True,
+                text=True, check=False,
+            )
+        if finished.returncode:
+            raise CommandError(f"Building the demo failed:\n{finished.stderr}")
+        self.stdout.write(finished.stdout, ending="")
