@@ -14,3 +14,10 @@ def median_seconds(function, *, repeat, warmup=50):
         function()
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
+
+
+def median_request_seconds(client, url, *, repeat):
+    """(median time of `repeat` GETs of `url` after a warm-up GET that must answer 200, that response)."""
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return median_seconds(lambda: client.get(url), repeat=repeat, warmup=0), response

@@ -69,7 +69,12 @@ class IncomingEmail(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="email_status_created_idx"),
+            # The e-mail admin at a million rows (issue 17): its ordering, each list filter with that
+            # ordering, and today's e-mails on the index page. With the id (and the confidence) in the
+            # index, finding the ids of page 400 reads the index only. Search: trigram indexes in 0006.
+            models.Index(fields=["status", "-created_at", "-id"], name="email_status_created_idx"),
+            models.Index(fields=["intent", "-created_at", "-id"], name="email_intent_created_idx"),
+            models.Index(fields=["-created_at", "-id", "lowest_confidence"], name="email_created_idx"),
         ]
 
     def __str__(self):
@@ -100,6 +105,8 @@ class EmailAttachment(models.Model):
 
     class Meta:
         ordering = ["email", "id"]
+        # The e-mail page lists an e-mail's attachments a page at a time, in this order.
+        indexes = [models.Index(fields=["email", "id"], name="attachment_email_id_idx")]
 
     def __str__(self):
         return self.original_name

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Func, IntegerField, Q
+from django.db.models.functions import Left
 
 from extraction import llm
 from extraction.models import ExtractionResult, IncomingEmail
@@ -63,8 +65,26 @@ def email_results(*, email):
 
 
 def prompt_versions_used(*, email):
-    """The prompt versions that produced an e-mail's results or were called for it."""
+    """The prompt versions that produced an e-mail's results or were called for it (one query)."""
     return PromptTemplate.objects.filter(
-        pk__in=set(email.results.exclude(prompt_version=None).values_list("prompt_version", flat=True))
-        | set(PromptPerformanceMetrics.objects.filter(email_id=email.pk).values_list("prompt_version", flat=True))
+        Q(pk__in=email.results.values("prompt_version"))
+        | Q(pk__in=PromptPerformanceMetrics.objects.filter(email_id=email.pk).values("prompt_version"))
     ).order_by("task_type", "name", "version")
+
+
+class OctetLength(Func):
+    """A text's size in bytes. PostgreSQL reads it from the stored value's header, without decompressing it."""
+
+    function = "OCTET_LENGTH"
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="LENGTH(CAST(%(expressions)s AS BLOB))", **extra_context)
+
+
+def email_body_head(*, email, field, chars):
+    """(the first `chars` characters, the size in bytes) of an e-mail's `body_text` or `body_html`.
+
+    Only the head leaves the database: on PostgreSQL only the head of a large value is even decompressed.
+    """
+    return IncomingEmail.objects.filter(pk=email.pk).values_list(Left(field, chars), OctetLength(field)).get()

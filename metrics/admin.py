@@ -25,23 +25,27 @@ from metrics.models import (
 EXACT_COUNT_BELOW = 10_000
 
 
+def planner_row_estimate(queryset):
+    """The rows PostgreSQL's planner expects `queryset` to return (EXPLAIN, nothing is read); None elsewhere."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
 class EstimatedCountPaginator(Paginator):
     """On PostgreSQL, counts with the planner's row estimate (EXPLAIN) instead of COUNT(*) over millions."""
 
     @cached_property
     def count(self):
-        queryset = self.object_list
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
-            return super().count
-        sql, params = queryset.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
-        return super().count if estimate < EXACT_COUNT_BELOW else estimate
+        estimate = planner_row_estimate(self.object_list)
+        return super().count if estimate is None or estimate < EXACT_COUNT_BELOW else estimate
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

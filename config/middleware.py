@@ -1,0 +1,65 @@
+"""A statement timeout for web requests on PostgreSQL, so that no page can hold a connection for minutes.
+
+Each request sets `statement_timeout` (DB_STATEMENT_TIMEOUT_MS) on its connection and resets it to the
+database's own setting afterwards, so the worker and the nightly jobs, which never pass through here,
+keep theirs. A page whose query runs into the timeout answers 503 with an explanation (and a log line)
+instead of hanging.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib import admin
+from django.db import DatabaseError, connection
+from django.shortcuts import render
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATE query_canceled: a statement stopped by statement_timeout (or cancelled by an administrator).
+QUERY_CANCELED = "57014"
+
+
+def is_statement_timeout(exception):
+    return isinstance(exception, DatabaseError) and getattr(exception.__cause__, "pgcode", None) == QUERY_CANCELED
+
+
+class StatementTimeoutMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        timeout_ms = settings.DB_STATEMENT_TIMEOUT_MS
+        if not timeout_ms or connection.vendor != "postgresql":
+            return self.get_response(request)
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = %s", [timeout_ms])
+        try:
+            return self.get_response(request)
+        finally:
+            self._reset()
+
+    def _reset(self):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+        except DatabaseError:
+            # A connection that cannot reset must not carry the web timeout into anything else.
+            logger.exception("Could not reset statement_timeout; closing the connection")
+            if not connection.in_atomic_block:
+                connection.close()
+
+    def process_exception(self, request, exception):
+        if not is_statement_timeout(exception):
+            return None
+        seconds = settings.DB_STATEMENT_TIMEOUT_MS / 1000
+        logger.warning(
+            "%s %s: a database query ran longer than the %g s statement timeout and was stopped",
+            request.method, request.get_full_path(), seconds,
+        )
+        context = {
+            "title": "This page took too long",
+            "site_header": admin.site.site_header,
+            "site_title": admin.site.site_title,
+            "timeout_seconds": f"{seconds:g}",
+        }
+        return render(request, "statement_timeout.html", context, status=503)
