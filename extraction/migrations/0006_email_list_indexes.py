@@ -28,6 +28,14 @@ class PostgreSQLOnly(migrations.RunSQL):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
+class PostgreSQLTrigramExtension(TrigramExtension):
+    """TrigramExtension whose reverse, too, does nothing on other databases (Django 5.2 checks only forwards)."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 class Migration(migrations.Migration):
     atomic = False
 
@@ -54,7 +62,7 @@ class Migration(migrations.Migration):
             model_name="emailattachment",
             index=models.Index(fields=["email", "id"], name="attachment_email_id_idx"),
         ),
-        TrigramExtension(),
+        PostgreSQLTrigramExtension(),
         *(
             PostgreSQLOnly(
                 sql=f"CREATE INDEX CONCURRENTLY {name} ON extraction_incomingemail USING gin ({expression} gin_trgm_ops)",

@@ -25,7 +25,9 @@ def process(api, **answers):
     tasks.process_email(email.pk, client=api.client())  # raises on an unexpected error
     email.refresh_from_db()
     assert not OperationalMetrics.objects.filter(
-        email=email, metric_type=MetricType.ERROR_COUNT, labels__error_type__in=["DataError", "ValueError", "TypeError"]
+        email_id=email.pk,
+        metric_type=MetricType.ERROR_COUNT,
+        labels__error_type__in=["DataError", "ValueError", "TypeError"],
     ).exists()
     return email
 
@@ -135,7 +137,7 @@ def test_usage_that_cannot_be_priced_fails_the_email_with_the_reason(api, usage)
         f"extract_body: the answer's usage cannot be priced (input_tokens {usage['input_tokens']!r}, "
         f"output_tokens {usage['output_tokens']!r})"
     )
-    error = OperationalMetrics.objects.get(email=email, metric_type=MetricType.ERROR_COUNT)
+    error = OperationalMetrics.objects.get(email_id=email.pk, metric_type=MetricType.ERROR_COUNT)
     assert error.labels == {"stage": "extract_body", "error_type": "UnpriceableUsage"}
 
 

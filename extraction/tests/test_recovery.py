@@ -81,7 +81,7 @@ def test_an_email_whose_runs_were_started_max_attempts_times_is_failed_by_the_re
         "processing was started 3 times and never finished (worker killed or lost, database unreachable); "
         "re-queue it by hand"
     )
-    error = OperationalMetrics.objects.get(email=failed, metric_type=MetricType.ERROR_COUNT)
+    error = OperationalMetrics.objects.get(email_id=failed.pk, metric_type=MetricType.ERROR_COUNT)
     assert error.labels == {"stage": "worker", "error_type": "interrupted"}
 
 
