@@ -16,10 +16,10 @@ from django.http import HttpResponseRedirect
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from prompts import admin_views
+from prompts import admin_release, admin_views
 from prompts.errors import RollbackUnavailable
 from prompts.forms import PromptTemplateAddForm
-from prompts.models import PromptActivation, PromptTemplate
+from prompts.models import ActivationRequest, PromptActivation, PromptTemplate
 from prompts.services import prompt_create_next_version, prompt_rollback
 
 # Sorting by prompt key: task type, then name (both admins have these two fields).
@@ -131,6 +131,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "can_create_version": self.has_create_version_permission(request),
             "can_activate": self.has_activate_version_permission(request),
+            **admin_release.version_release_context(request, self.get_object(request, object_id)),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -171,6 +172,9 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         return [
             path("<path:object_id>/new-version/", wrap(admin_views.new_version_view), name=f"{info}_new_version"),
             path("<path:object_id>/activate/", wrap(admin_views.activate_view), name=f"{info}_activate"),
+            path(
+                "<path:object_id>/release/<str:kind>/", wrap(admin_release.release_view), name=f"{info}_release"
+            ),
             path("<path:object_id>/preview/", wrap(admin_views.preview_view), name=f"{info}_preview"),
             path("<path:object_id>/diff/", wrap(admin_views.diff_view), name=f"{info}_diff"),
             path(
@@ -246,3 +250,6 @@ class PromptActivationAdmin(admin.ModelAdmin):
     @admin.display(description="To", ordering="to_version__version")
     def to_label(self, obj):
         return f"v{obj.to_version.version}"
+
+
+admin.site.register(ActivationRequest, admin_release.ActivationRequestAdmin)
