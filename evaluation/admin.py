@@ -80,9 +80,9 @@ class PromptRolloutAdmin(admin.ModelAdmin):
 
     def stop_view(self, request, object_id):
         """The *Stop* button: the candidate serves nothing more; the reason is recorded and mailed."""
+        rollout = self._rollout_to_act_on(request, object_id)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        rollout = self._rollout_to_act_on(request, object_id)
         try:
             rollout_stop(rollout=rollout, stopped_by=request.user.get_username(), reason=request.POST.get("reason", ""))
             self.message_user(request, f"Stopped: {rollout}. The active version serves every e-mail.", messages.SUCCESS)
@@ -92,9 +92,9 @@ class PromptRolloutAdmin(admin.ModelAdmin):
 
     def promote_view(self, request, object_id):
         """The *Promote now* button: activate the candidate (through the gate); with four-eyes, request it."""
+        rollout = self._rollout_to_act_on(request, object_id)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        rollout = self._rollout_to_act_on(request, object_id)
         if settings.PROMPT_FOUR_EYES:
             return HttpResponseRedirect(
                 reverse("admin:prompts_prompttemplate_release", args=[rollout.candidate_id, "activate"])

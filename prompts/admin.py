@@ -171,10 +171,11 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path("<path:object_id>/new-version/", wrap(admin_views.new_version_view), name=f"{info}_new_version"),
-            path("<path:object_id>/activate/", wrap(admin_views.activate_view), name=f"{info}_activate"),
+            # Before "<path:object_id>/activate/", which would take ".../release/activate/" for itself.
             path(
                 "<path:object_id>/release/<str:kind>/", wrap(admin_release.release_view), name=f"{info}_release"
             ),
+            path("<path:object_id>/activate/", wrap(admin_views.activate_view), name=f"{info}_activate"),
             path("<path:object_id>/preview/", wrap(admin_views.preview_view), name=f"{info}_preview"),
             path("<path:object_id>/diff/", wrap(admin_views.diff_view), name=f"{info}_diff"),
             path(

@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -74,7 +74,7 @@ def release_view(model_admin, request, object_id, kind):
     """The *Activate…* / *Start a canary…* page of a version (a request, with four-eyes)."""
     _require(model_admin.has_activate_version_permission(request))
     if kind not in Kind.values:
-        raise PermissionDenied
+        raise Http404(f"No release of kind {kind!r}.")
     template = _version_or_404(model_admin, request, object_id)
     four_eyes = settings.PROMPT_FOUR_EYES
     form = ReleaseForm(
@@ -209,11 +209,11 @@ class ActivationRequestAdmin(admin.ModelAdmin):
 
     def decide_view(self, request, object_id):
         """The approve / reject / withdraw buttons of a request's page post here."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         obj = get_object_or_404(ActivationRequest.objects.select_related("template"), pk=object_id)
         if not self.has_view_permission(request, obj):
             raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         form = DecisionForm(request.POST)
         form.is_valid()
         data = form.cleaned_data
