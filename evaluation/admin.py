@@ -25,6 +25,7 @@ VIEW_PERMISSIONS = ("prompts.view_promptrollout", "prompts.view_prompttemplate")
 class PromptRolloutAdmin(admin.ModelAdmin):
     list_display = ("started_at", "prompt_key", "candidate_label", "baseline_label", "percent", "state", "started_by",
                     "ended_by", "ended_at")
+    list_display_links = ("prompt_key",)
     list_filter = ("state", "task_type")
     search_fields = ("name", "started_by", "ended_by", "end_reason")
     list_select_related = ("baseline", "candidate")

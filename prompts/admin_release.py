@@ -86,13 +86,16 @@ def release_view(model_admin, request, object_id, kind):
             return _release(model_admin, request, template, kind, four_eyes, form.cleaned_data)
         except (ActivationBlocked, ReleaseRefused) as exc:
             form.add_error(None, _refusal(exc))
-    title = {Kind.ACTIVATE: "Activate", Kind.CANARY: "Start a canary of"}[kind]
+    title = {
+        (False, Kind.ACTIVATE): "Activate", (False, Kind.CANARY): "Start a canary of",
+        (True, Kind.ACTIVATE): "Request the activation of", (True, Kind.CANARY): "Request a canary of",
+    }[(bool(four_eyes), kind)]
     return TemplateResponse(
         request,
         "admin/prompts/prompttemplate/release.html",
         _page_context(
             model_admin, request, original=template, form=form, kind=kind, four_eyes=four_eyes,
-            title=f"{'Request: ' if four_eyes else ''}{title} {template}",
+            title=f"{title} {template}",
             gate=gate_verdict(template=template, active=_active_or_none(template)),
         ),
     )
@@ -152,6 +155,10 @@ class ActivationRequestAdmin(admin.ModelAdmin):
     """Four-eyes requests: read-only records; approvers decide on each request's page."""
 
     list_display = ("requested_at", "subject", "requested_by", "status", "decided_by", "decided_at")
+    list_display_links = ("subject",)
+
+    class Media:
+        css = {"all": ["prompts/admin.css"]}
     list_filter = ("status", "kind", "task_type")
     search_fields = ("name", "requested_by", "decided_by", "reason")
     list_select_related = ("template",)
@@ -195,6 +202,7 @@ class ActivationRequestAdmin(admin.ModelAdmin):
     def _decision_context(self, request, obj, form):
         user = request.user.get_username()
         pending = obj.status == ActivationRequest.Status.PENDING
+        active = _active_or_none(obj.template)
         if not request.user.has_perm(OVERRIDE_PERMISSION):
             form.fields.pop("override_reason", None)
         return {
@@ -202,9 +210,9 @@ class ActivationRequestAdmin(admin.ModelAdmin):
             "may_approve": pending and user != obj.requested_by and request.user.has_perm(APPROVE_PERMISSION),
             "may_withdraw": pending and user == obj.requested_by,
             "own_request": pending and user == obj.requested_by,
-            "gate": gate_verdict(template=obj.template, active=_active_or_none(obj.template)) if pending else None,
+            "gate": gate_verdict(template=obj.template, active=active) if pending else None,
             "version_url": admin_url("change", obj.template_id),
-            "diff_url": admin_url("diff", obj.template_id),
+            "diff_url": admin_url("diff", obj.template_id) + (f"?other={active.pk}" if active else ""),
         }
 
     def decide_view(self, request, object_id):

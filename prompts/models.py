@@ -285,6 +285,7 @@ class PromptRollout(models.Model):
     )
 
     class Meta:
+        verbose_name = "canary rollout"
         ordering = ["-started_at", "-id"]
         constraints = [
             models.UniqueConstraint(
