@@ -7,7 +7,7 @@ scheduler takes due schedules with SELECT ... FOR UPDATE and moves `next_run` on
 from django.db import DEFAULT_DB_ALIAS
 from django_q.models import Schedule
 
-from metrics.schedules import schedules_register
+from metrics.schedules import register
 
 SCHEDULES = [
     {
@@ -21,4 +21,4 @@ SCHEDULES = [
 
 def register_schedules(using=DEFAULT_DB_ALIAS, **kwargs):
     """post_migrate receiver."""
-    schedules_register(SCHEDULES, using=using)
+    register(SCHEDULES, using=using)

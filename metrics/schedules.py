@@ -38,10 +38,10 @@ SCHEDULES = [
 
 def register_schedules(using=DEFAULT_DB_ALIAS, **kwargs):
     """post_migrate receiver: create or update each schedule by name, exactly one row per name."""
-    schedules_register(SCHEDULES, using=using)
+    register(SCHEDULES, using=using)
 
 
-def schedules_register(specs, *, using=DEFAULT_DB_ALIAS):
+def register(specs, *, using=DEFAULT_DB_ALIAS):
     """Create or update each schedule of `specs` by name, exactly one row per name (any app's schedules)."""
     if Schedule._meta.db_table not in connections[using].introspection.table_names():
         return  # django_q is migrated to zero; nothing to register into

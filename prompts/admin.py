@@ -225,10 +225,10 @@ class PromptTemplateAdmin(admin.ModelAdmin):
 class PromptActivationAdmin(admin.ModelAdmin):
     """The audit trail of activations: read-only for everyone, superusers included."""
 
-    list_display = ("activated_at", "prompt_key", "from_label", "to_label", "kind", "activated_by")
+    list_display = ("activated_at", "prompt_key", "from_label", "to_label", "kind", "activated_by", "grounds")
     list_filter = ("task_type", "kind")
-    search_fields = ("name", "activated_by")
-    list_select_related = ("from_version", "to_version")
+    search_fields = ("name", "activated_by", "reason", "override_reason")
+    list_select_related = ("from_version", "to_version", "request", "rollout")
     date_hierarchy = "activated_at"
 
     def has_add_permission(self, request):
@@ -251,6 +251,19 @@ class PromptActivationAdmin(admin.ModelAdmin):
     @admin.display(description="To", ordering="to_version__version")
     def to_label(self, obj):
         return f"v{obj.to_version.version}"
+
+    @admin.display(description="On what grounds")
+    def grounds(self, obj):
+        """The request and its approver, the canary it ended, the gate's override: why this activation happened."""
+        parts = []
+        if obj.request_id:
+            request = obj.request
+            parts.append(f"request #{request.pk} by {request.requested_by}, approved by {request.decided_by}")
+        if obj.rollout_id:
+            parts.append(f"canary #{obj.rollout_id} {obj.rollout.get_state_display().lower()}")
+        if obj.override_reason:
+            parts.append(f"gate overridden: {obj.override_reason}")
+        return "; ".join(parts) or "-"
 
 
 admin.site.register(ActivationRequest, admin_release.ActivationRequestAdmin)

@@ -165,6 +165,8 @@ def prompt_history_view(model_admin, request, task_type, name):
         _page_context(
             model_admin, request, title=f"History of {versions[0].key}", prompt_key=versions[0].key,
             versions=versions, activations=selectors.prompt_activation_history(task_type=task_type, name=name),
+            requests=selectors.prompt_requests(task_type=task_type, name=name),
+            rollouts=selectors.prompt_rollouts(task_type=task_type, name=name),
         ),
     )
 

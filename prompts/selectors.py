@@ -172,6 +172,16 @@ def pending_requests():
     )
 
 
+def prompt_requests(*, task_type, name):
+    """Every four-eyes request of one prompt, newest first."""
+    return ActivationRequest.objects.filter(task_type=task_type, name=name).select_related("template")
+
+
+def prompt_rollouts(*, task_type, name):
+    """Every canary of one prompt, newest first."""
+    return PromptRollout.objects.filter(task_type=task_type, name=name).select_related("baseline", "candidate")
+
+
 def active_version(*, task_type, name):
     """The active version of a prompt (uncached), or None."""
     return PromptTemplate.objects.filter(task_type=task_type, name=name, is_active=True).first()

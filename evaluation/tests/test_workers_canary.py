@@ -66,7 +66,7 @@ def run_canary(tmp_path, answer, **settings_env):
 
 
 def calls_per_version(ids):
-    rows = PromptPerformanceMetrics.objects.filter(email__in=ids, prompt_version__name="email_intent")
+    rows = PromptPerformanceMetrics.objects.filter(email_id__in=ids, prompt_version__name="email_intent")
     return dict(rows.values_list("prompt_version__version").annotate(n=Count("pk")))
 
 

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from prompts.models import ActivationRequest, PromptActivation, PromptRollout, PromptTemplate
-from prompts.services import activation_request
+from prompts.services import activation_approve, activation_request, rollout_promote
 from prompts.tests.factories import (
     APPROVER_PERMISSIONS,
     OPERATOR_PERMISSIONS,
@@ -190,3 +190,22 @@ def test_the_pending_request_and_running_canary_are_announced_on_the_version_pag
     html = client.get(reverse("admin:prompts_prompttemplate_change", args=[v3.pk])).content.decode()
     assert "Canary of classification.email_intent v2 at 10 % beside v1</a> is running" in html
     assert "is waiting for a decision" in html
+
+
+def test_the_prompts_history_and_the_activation_audit_show_requests_canaries_and_approvals(intent_v1, v2):
+    erika = make_staff_user("erika", *OPERATOR_PERMISSIONS)
+    olga_user = make_staff_user("olga", *APPROVER_PERMISSIONS)
+    request = activation_request(template=v2, requested_by=erika, reason="Weniger Spam-Fehler", kind="canary",
+                                 percent=10)
+    activation_approve(request=request, approved_by=olga_user, comment="ok")
+    rollout_promote(rollout=PromptRollout.objects.get(), promoted_by="olga")
+
+    olga = Client()
+    olga.force_login(olga_user)
+    history = olga.get(
+        reverse("admin:prompts_prompttemplate_prompt_history", args=["classification", "email_intent"])
+    ).content.decode()
+    assert "v2 at 10 % beside v1" in history and "Promoted" in history
+    assert "Canary of v2 at 10 %" in history and "Approved by olga: ok" in history
+    audit = olga.get(reverse("admin:prompts_promptactivation_changelist")).content.decode()
+    assert f"request #{request.pk} by erika, approved by olga; canary #" in audit
