@@ -10,6 +10,7 @@ class EvaluationConfig(AppConfig):
     verbose_name = "Evaluation"
 
     def ready(self):
+        from evaluation import checks  # noqa: F401 - registers the system check
         from evaluation.schedules import register_schedules
 
         # Schedules are rows of django_q's table: register them once per migrate, when django_q's turn comes.

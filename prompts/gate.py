@@ -22,12 +22,12 @@ def activation_validators():
     validators = []
     for entry in settings.PROMPT_ACTIVATION_VALIDATORS:
         try:
-            cls = import_string(entry["NAME"])
-        except (ImportError, KeyError) as exc:
+            validator = import_string(entry["NAME"])(**entry.get("OPTIONS", {}))
+        except (ImportError, KeyError, TypeError) as exc:
             raise ImproperlyConfigured(
                 f"PROMPT_ACTIVATION_VALIDATORS: cannot load {entry.get('NAME')!r} ({exc})."
             ) from exc
-        validators.append((entry["NAME"], cls(**entry.get("OPTIONS", {}))))
+        validators.append((entry["NAME"], validator))
     return validators
 
 

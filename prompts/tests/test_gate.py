@@ -104,3 +104,14 @@ def test_a_validator_that_cannot_be_loaded_is_a_configuration_error_naming_it(in
     settings.PROMPT_ACTIVATION_VALIDATORS = [{"NAME": "prompts.tests.validators.NoSuchValidator"}]
     with pytest.raises(ImproperlyConfigured, match="NoSuchValidator"):
         prompt_activate(template=make_version(intent_v1), activated_by="erika")
+
+
+def test_a_validator_setting_that_cannot_load_fails_the_system_check(settings):
+    from prompts.checks import check_activation_validators
+
+    settings.PROMPT_ACTIVATION_VALIDATORS = [{"NAME": "prompts.tests.validators.NoSuchValidator"}]
+    assert [error.id for error in check_activation_validators()] == ["prompts.E001"]
+    settings.PROMPT_ACTIVATION_VALIDATORS = [{"NAME": "prompts.tests.validators.MaximumVersionValidator"}]
+    assert [error.id for error in check_activation_validators()] == ["prompts.E001"]  # missing option
+    settings.PROMPT_ACTIVATION_VALIDATORS = gate(("MaximumVersionValidator", {"maximum": 3}))
+    assert check_activation_validators() == []
