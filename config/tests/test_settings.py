@@ -51,6 +51,7 @@ def test_the_deployment_check_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_deployment_check_warns_when_four_eyes_is_off():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **{**PRODUCTION, "PROMPT_FOUR_EYES": "False"})
     assert result.returncode == 1 and "prompts.W001" in result.stderr

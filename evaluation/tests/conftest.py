@@ -1,5 +1,7 @@
 import pytest
 
+# The multi-process fixtures of the extraction tests: the fake API server, cluster environments, clusters.
+from extraction.tests.conftest import fake_api_server, start_cluster, worker_env  # noqa: F401
 from prompts.selectors import get_active_prompt
 from prompts.services import rollout_start
 from prompts.tests.factories import make_version

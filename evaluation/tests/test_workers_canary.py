@@ -11,25 +11,19 @@ from django.db.models import Count
 from django.utils import timezone
 from django_q.models import Schedule
 
+from devtools.clusters import enqueueing_for
+from devtools.fake_api import Reply, good_answer, message_body
+from devtools.fake_model import is_classification
 from evaluation.schedules import SCHEDULES
-from extraction.fake_api import FakeAnthropicServer, Reply, good_answer, is_classification, message_body
 from extraction.models import IncomingEmail
-from extraction.tests.clusters import (
-    all_final,
-    cluster_env,
-    enqueueing_for,
-    ingest_copies,
-    running_clusters,
-    unique_name,
-    wait_until,
-)
+from extraction.tests.clusters import all_final, ingest_copies, wait_until
 from metrics.models import PromptPerformanceMetrics
 from prompts.models import PromptActivation, PromptRollout
 from prompts.selectors import get_active_prompt
 from prompts.services import MONITOR, rollout_start
 from prompts.tests.factories import make_version
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 EMAILS = 150
 CANDIDATE_MARK = "(Kanarienvogel)"
@@ -44,25 +38,30 @@ def degraded_candidate(payload):
     return good_answer(payload)
 
 
-def run_canary(tmp_path, answer, **settings_env):
+@pytest.fixture
+def run_canary(fake_api_server, worker_env, start_cluster):
     """Start a 20 % canary of the classification prompt, process EMAILS e-mails, let the schedule judge it."""
-    v1 = get_active_prompt("classification", "email_intent")
-    v2 = make_version(v1, user_prompt_template=f"{v1.user_prompt_template}\n{CANDIDATE_MARK}")
-    rollout = rollout_start(candidate=v2, percent=20, started_by="erika", reason="End-to-end canary")
-    with FakeAnthropicServer(answer) as api:
-        env = cluster_env(name=unique_name("canary"), api_url=api.url, **settings_env)
-        with running_clusters([env], tmp_path) as clusters:
-            wait_until(lambda: "running" in clusters[0].log(), timeout=60, what="cluster up", clusters=clusters)
-            with enqueueing_for(env):
-                ids = ingest_copies(EMAILS, prefix=f"canary-{rollout.pk}")
-            wait_until(lambda: all_final(ids), timeout=120, what="all e-mails processed", clusters=clusters)
-            Schedule.objects.filter(name=SCHEDULES[0]["name"]).update(next_run=timezone.now() - timedelta(seconds=1))
-            wait_until(
-                lambda: PromptRollout.objects.get(pk=rollout.pk).state != "running",
-                timeout=SCHEDULER_WAIT_SECONDS, what="the canary monitor's decision", clusters=clusters,
-            )
-    rollout.refresh_from_db()
-    return rollout, ids
+
+    def run(answer, **settings_env):
+        fake_api_server.answer = answer
+        v1 = get_active_prompt("classification", "email_intent")
+        v2 = make_version(v1, user_prompt_template=f"{v1.user_prompt_template}\n{CANDIDATE_MARK}")
+        rollout = rollout_start(candidate=v2, percent=20, started_by="erika", reason="End-to-end canary")
+        env = worker_env("canary", **settings_env)
+        cluster = start_cluster(env, "canary")
+        wait_until(lambda: "running" in cluster.log(), timeout=60, what="cluster up", clusters=[cluster])
+        with enqueueing_for(env):
+            ids = ingest_copies(EMAILS, prefix=f"canary-{rollout.pk}")
+        wait_until(lambda: all_final(ids), timeout=180, what="all e-mails processed", clusters=[cluster])
+        Schedule.objects.filter(name=SCHEDULES[0]["name"]).update(next_run=timezone.now() - timedelta(seconds=1))
+        wait_until(
+            lambda: PromptRollout.objects.get(pk=rollout.pk).state != "running",
+            timeout=SCHEDULER_WAIT_SECONDS, what="the canary monitor's decision", clusters=[cluster],
+        )
+        rollout.refresh_from_db()
+        return rollout, ids
+
+    return run
 
 
 def calls_per_version(ids):
@@ -70,8 +69,8 @@ def calls_per_version(ids):
     return dict(rows.values_list("prompt_version__version").annotate(n=Count("pk")))
 
 
-def test_a_degraded_candidate_at_20_percent_is_rolled_back_by_itself(tmp_path):
-    rollout, ids = run_canary(tmp_path, degraded_candidate)
+def test_a_degraded_candidate_at_20_percent_is_rolled_back_by_itself(run_canary):
+    rollout, ids = run_canary(degraded_candidate)
 
     assert (rollout.state, rollout.ended_by) == ("rolled_back", MONITOR)
     assert rollout.end_reason.startswith("the candidate failed")
@@ -83,12 +82,13 @@ def test_a_degraded_candidate_at_20_percent_is_rolled_back_by_itself(tmp_path):
     assert IncomingEmail.objects.filter(pk__in=ids, status="manual_review").count() == served[2]
 
 
-def test_an_equal_candidate_is_promoted_after_the_configured_calls(tmp_path):
-    rollout, ids = run_canary(tmp_path, good_answer, PROMPT_ROLLOUT_PROMOTE_AFTER_CALLS=15)
+def test_an_equal_candidate_is_promoted_after_the_configured_calls(run_canary):
+    rollout, ids = run_canary(good_answer, PROMPT_ROLLOUT_PROMOTE_AFTER_CALLS=15)
 
     assert (rollout.state, rollout.ended_by) == ("promoted", MONITOR)
     assert rollout.end_reason.startswith("no regression after")
     assert get_active_prompt("classification", "email_intent").version == 2
     activation = PromptActivation.objects.get(to_version=rollout.candidate)
     assert (activation.kind, activation.activated_by, activation.rollout) == ("promote", MONITOR, rollout)
-    assert set(IncomingEmail.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"extracted"}
+    assert rollout.figures["candidate"]["failures"] == 0
+    assert not IncomingEmail.objects.filter(pk__in=ids, status="failed").exists()
