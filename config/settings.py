@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "prompts",
     "metrics",
     "extraction",
+    "evaluation",
     "dashboard",
 ]
 
@@ -192,6 +193,40 @@ else:
 
 # How long a process may serve a cached active prompt before asking the database again.
 PROMPT_CACHE_TTL_SECONDS = env.float("PROMPT_CACHE_TTL_SECONDS", default=1.0)
+
+# Safe release (issue 14). The activation gate: validators every activation and canary must pass, like
+# AUTH_PASSWORD_VALIDATORS ({"NAME": dotted path, "OPTIONS": {...}}); see prompts/gate.py. An operator with
+# prompts.override_activation_gate may override it with a reason.
+PROMPT_ACTIVATION_VALIDATORS = []
+# Four-eyes: activations and canaries are requested by one operator and approved by another. On in production.
+PROMPT_FOUR_EYES = env.bool("PROMPT_FOUR_EYES", default=False)
+# Who is told about requests, decisions and canary rollbacks/promotions (comma-separated e-mail addresses).
+PROMPT_ALERT_EMAILS = env.list("PROMPT_ALERT_EMAILS", default=[])
+# Prefix of the admin links in those e-mails, e.g. https://admin.example.org (empty: paths only).
+PROMPT_ADMIN_BASE_URL = env.str("PROMPT_ADMIN_BASE_URL", default="").rstrip("/")
+# The canary monitor (evaluation.sequential documents the rule): bound on false rollbacks of an equal candidate,
+# candidate calls before promotion, the early rule (roll back at once after this share of failures among the
+# first calls), and how much dearer per call (a fraction) a candidate may be; empty: no cost test.
+PROMPT_ROLLOUT_ALPHA = env.float("PROMPT_ROLLOUT_ALPHA", default=0.01)
+PROMPT_ROLLOUT_PROMOTE_AFTER_CALLS = env.int("PROMPT_ROLLOUT_PROMOTE_AFTER_CALLS", default=500)
+PROMPT_ROLLOUT_EARLY_CALLS = env.int("PROMPT_ROLLOUT_EARLY_CALLS", default=20)
+PROMPT_ROLLOUT_EARLY_FAILURE_SHARE = env.float("PROMPT_ROLLOUT_EARLY_FAILURE_SHARE", default=0.5)
+_cost_tolerance = env.str("PROMPT_ROLLOUT_COST_TOLERANCE", default="0.25")
+PROMPT_ROLLOUT_COST_TOLERANCE = float(_cost_tolerance) if _cost_tolerance else None
+
+# Outgoing mail (release notifications): EMAIL_URL like smtp+tls://user:password@host:587, or consolemail://
+# (the default: mails are printed to the console). DEFAULT_FROM_EMAIL is the sender.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="prompts@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Metrics: raw rows older than this are deleted, but only for days already rolled up.
 METRICS_RAW_RETENTION_DAYS = env.int("METRICS_RAW_RETENTION_DAYS", default=30)

@@ -102,7 +102,7 @@ def _run(email, *, client, started):
     with _stage("configuration"):
         client = client or llm.get_client()
     with _stage("classify"):
-        call = _call(("classification", "email_intent"), client=client, variables={
+        call = _call(("classification", "email_intent"), email=email, client=client, variables={
             "subject": email.subject[:SUBJECT_CHARS], "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS],
         })
         classification = processing.email_record_classification(email=email, call=call)
@@ -143,14 +143,14 @@ def _extract(email, *, client, spent):
             break
         with _stage(f"extract_{source}"):
             if attachment is None:
-                call = _call(("extraction", "email_body"), client=client, variables={
+                call = _call(("extraction", "email_body"), email=email, client=client, variables={
                     "sender": email.sender, "subject": email.subject[:SUBJECT_CHARS],
                     "body": email.body_text[:EXTRACTION_BODY_CHARS],
                 })
             else:
                 with attachment.file.open("rb") as handle:
                     document = llm.Document(content_type=attachment.content_type, data=handle.read())
-                call = _call(PROMPT_FOR_SOURCE[source], client=client, document=document)
+                call = _call(PROMPT_FOR_SOURCE[source], email=email, client=client, document=document)
             results.append(processing.result_record(email=email, source=source, attachment=attachment, call=call))
         spent += call.cost_usd
     return results, reasons
@@ -164,6 +164,7 @@ def _names(items, *, shown=10):
     return ", ".join(names)
 
 
-def _call(prompt_key, *, client, variables=None, document=None):
-    prompt = get_active_prompt(*prompt_key)
+def _call(prompt_key, *, email, client, variables=None, document=None):
+    # The e-mail routes the call: while a canary runs, the same e-mail always gets the same version.
+    prompt = get_active_prompt(*prompt_key, routing_key=email.pk)
     return llm.call_prompt(prompt, variables=variables, document=document, client=client)

@@ -16,10 +16,10 @@ from django.http import HttpResponseRedirect
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from prompts import admin_views
+from prompts import admin_release, admin_views
 from prompts.errors import RollbackUnavailable
 from prompts.forms import PromptTemplateAddForm
-from prompts.models import PromptActivation, PromptTemplate
+from prompts.models import ActivationRequest, PromptActivation, PromptTemplate
 from prompts.services import prompt_create_next_version, prompt_rollback
 
 # Sorting by prompt key: task type, then name (both admins have these two fields).
@@ -131,6 +131,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "can_create_version": self.has_create_version_permission(request),
             "can_activate": self.has_activate_version_permission(request),
+            **admin_release.version_release_context(request, self.get_object(request, object_id)),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -170,6 +171,10 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path("<path:object_id>/new-version/", wrap(admin_views.new_version_view), name=f"{info}_new_version"),
+            # Before "<path:object_id>/activate/", which would take ".../release/activate/" for itself.
+            path(
+                "<path:object_id>/release/<str:kind>/", wrap(admin_release.release_view), name=f"{info}_release"
+            ),
             path("<path:object_id>/activate/", wrap(admin_views.activate_view), name=f"{info}_activate"),
             path("<path:object_id>/preview/", wrap(admin_views.preview_view), name=f"{info}_preview"),
             path("<path:object_id>/diff/", wrap(admin_views.diff_view), name=f"{info}_diff"),
@@ -220,10 +225,10 @@ class PromptTemplateAdmin(admin.ModelAdmin):
 class PromptActivationAdmin(admin.ModelAdmin):
     """The audit trail of activations: read-only for everyone, superusers included."""
 
-    list_display = ("activated_at", "prompt_key", "from_label", "to_label", "kind", "activated_by")
+    list_display = ("activated_at", "prompt_key", "from_label", "to_label", "kind", "activated_by", "grounds")
     list_filter = ("task_type", "kind")
-    search_fields = ("name", "activated_by")
-    list_select_related = ("from_version", "to_version")
+    search_fields = ("name", "activated_by", "reason", "override_reason")
+    list_select_related = ("from_version", "to_version", "request", "rollout")
     date_hierarchy = "activated_at"
 
     def has_add_permission(self, request):
@@ -246,3 +251,19 @@ class PromptActivationAdmin(admin.ModelAdmin):
     @admin.display(description="To", ordering="to_version__version")
     def to_label(self, obj):
         return f"v{obj.to_version.version}"
+
+    @admin.display(description="On what grounds")
+    def grounds(self, obj):
+        """The request and its approver, the canary it ended, the gate's override: why this activation happened."""
+        parts = []
+        if obj.request_id:
+            request = obj.request
+            parts.append(f"request #{request.pk} by {request.requested_by}, approved by {request.decided_by}")
+        if obj.rollout_id:
+            parts.append(f"canary #{obj.rollout_id} {obj.rollout.get_state_display().lower()}")
+        if obj.override_reason:
+            parts.append(f"gate overridden: {obj.override_reason}")
+        return "; ".join(parts) or "-"
+
+
+admin.site.register(ActivationRequest, admin_release.ActivationRequestAdmin)

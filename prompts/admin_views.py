@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from operator import attrgetter
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -19,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from prompts import selectors
-from prompts.errors import TemplateRenderError
+from prompts.errors import ActivationBlocked, TemplateRenderError
 from prompts.forms import DiffOtherVersionForm, NewVersionForm, PreviewForm
 from prompts.models import PromptActivation
 from prompts.services import prompt_activate, prompt_create_version
@@ -48,8 +49,24 @@ def activation_message(activation):
 
 
 def activate_and_report(model_admin, request, template):
-    """Activate `template` for the signed-in operator and say which version it replaced."""
-    activation = prompt_activate(template=template, activated_by=request.user.get_username())
+    """Activate `template` for the signed-in operator and say which version it replaced (or why not)."""
+    if settings.PROMPT_FOUR_EYES:
+        model_admin.message_user(
+            request, f"{template} was not activated: four-eyes is on. Use “Request activation…” on its page; "
+            "another operator approves the request.", messages.ERROR,
+        )
+        return
+    try:
+        activation = prompt_activate(template=template, activated_by=request.user.get_username())
+    except ActivationBlocked as exc:
+        override = (
+            " You may override it with a reason: “Activate with a reason…” on its page."
+            if request.user.has_perm("prompts.override_activation_gate") else ""
+        )
+        model_admin.message_user(
+            request, f"{template} was not activated: the activation gate blocks it: {exc}.{override}", messages.ERROR
+        )
+        return
     if activation is None:
         model_admin.message_user(request, f"{template} is already active.", messages.INFO)
     else:
@@ -148,6 +165,8 @@ def prompt_history_view(model_admin, request, task_type, name):
         _page_context(
             model_admin, request, title=f"History of {versions[0].key}", prompt_key=versions[0].key,
             versions=versions, activations=selectors.prompt_activation_history(task_type=task_type, name=name),
+            requests=selectors.prompt_requests(task_type=task_type, name=name),
+            rollouts=selectors.prompt_rollouts(task_type=task_type, name=name),
         ),
     )
 

@@ -25,3 +25,15 @@ class ImmutableVersionError(PromptError):
 
 class RollbackUnavailable(PromptError):
     """There is no earlier version to roll back to."""
+
+
+class ActivationBlocked(PromptError):
+    """The activation gate (PROMPT_ACTIVATION_VALIDATORS) refused a version; `reasons` says why, one per validator."""
+
+    def __init__(self, reasons):
+        self.reasons = [reasons] if isinstance(reasons, str) else list(reasons)
+        super().__init__("; ".join(self.reasons))
+
+
+class ReleaseRefused(PromptError, ValueError):
+    """A request, approval or canary that breaks a release rule (self-approval, a second pending request, ...)."""

@@ -160,12 +160,14 @@ class PromptActivationManager(models.Manager):
 
 
 class PromptActivation(models.Model):
-    """Audit row: who made which version of a prompt active, when, and which version it replaced."""
+    """Audit row: who made which version of a prompt active, when, which version it replaced, and on what grounds
+    (the request and its approval, the activation gate's verdict or its override, the canary it ended)."""
 
     class Kind(models.TextChoices):
         ACTIVATE = "activate", "Activated"
         ROLLBACK = "rollback", "Rolled back"
         SEED = "seed", "Seeded"
+        PROMOTE = "promote", "Promoted from a canary"
 
     task_type = models.CharField(max_length=20, choices=PromptTemplate.TaskType.choices)
     name = models.SlugField(max_length=100)
@@ -176,6 +178,19 @@ class PromptActivation(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     activated_by = models.CharField(max_length=150)
     activated_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True, help_text="Why: the request's reason, or the canary monitor's.")
+    request = models.ForeignKey(
+        "ActivationRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="activations",
+        help_text="The approved request this activation applied (four-eyes).",
+    )
+    rollout = models.ForeignKey(
+        "PromptRollout", null=True, blank=True, on_delete=models.PROTECT, related_name="activations",
+        help_text="The canary this activation promoted or ended.",
+    )
+    gate = models.JSONField(
+        default=dict, blank=True, help_text="The activation validators' verdict: what passed, what was overridden."
+    )
+    override_reason = models.TextField(blank=True, help_text="Why the activation gate was overridden.")
 
     objects = PromptActivationManager()
 
@@ -190,3 +205,119 @@ class PromptActivation(models.Model):
     def natural_key(self):
         # Fixtures (the demo) find a prompt's seed activation by this, to date it as of the demo's start.
         return (self.task_type, self.name, self.kind, self.activated_at)
+
+class ActivationRequest(models.Model):
+    """Four-eyes: one operator asks for an activation (or a canary), another approves or rejects it."""
+
+    class Kind(models.TextChoices):
+        ACTIVATE = "activate", "Activation"
+        CANARY = "canary", "Canary"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    task_type = models.CharField(max_length=20, choices=PromptTemplate.TaskType.choices, editable=False)
+    name = models.SlugField(max_length=100, editable=False)
+    template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="activation_requests")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ACTIVATE)
+    percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Canary only: the share of e-mails (1–50 %) the version serves."
+    )
+    reason = models.TextField(help_text="Why this version should serve.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.CharField(max_length=150)
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # One open question per prompt at a time: approvers never choose between rival requests.
+            models.UniqueConstraint(
+                fields=["task_type", "name"], condition=Q(status="pending"), name="prompt_one_pending_request"
+            ),
+            # The four-eyes rule itself: nobody approves their own request, whatever their permissions.
+            models.CheckConstraint(
+                condition=~Q(status="approved") | ~Q(decided_by=models.F("requested_by")),
+                name="prompt_request_not_self_approved",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="canary", percent__gte=1, percent__lte=50) | Q(kind="activate", percent__isnull=True),
+                name="prompt_request_percent_for_canary_only",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending", decided_at__isnull=True)
+                | (~Q(status="pending") & Q(decided_at__isnull=False) & ~Q(decided_by="")),
+                name="prompt_request_decided_unless_pending",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="prompt_request_has_reason"),
+        ]
+        permissions = [
+            ("approve_activation", "Can approve or reject another operator's activation or canary request"),
+            ("override_activation_gate", "Can activate a version the activation gate blocks, giving a reason"),
+        ]
+
+    def __str__(self):
+        what = f"canary of {self.template} at {self.percent} %" if self.kind == self.Kind.CANARY else f"{self.template}"
+        return f"Request #{self.pk}: {what} by {self.requested_by} ({self.get_status_display().lower()})"
+
+
+class PromptRollout(models.Model):
+    """A canary: `candidate` serves `percent` % of the e-mails (a stable choice per e-mail) beside the active
+    `baseline`, until the monitor or an operator rolls it back, promotes it or stops it."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        PROMOTED = "promoted", "Promoted"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+        STOPPED = "stopped", "Stopped"
+
+    task_type = models.CharField(max_length=20, choices=PromptTemplate.TaskType.choices, editable=False)
+    name = models.SlugField(max_length=100, editable=False)
+    baseline = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="+")
+    candidate = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="rollouts")
+    percent = models.PositiveSmallIntegerField(help_text="Share of e-mails (1–50 %) the candidate serves.")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
+    reason = models.TextField(blank=True, help_text="Why the canary was started.")
+    started_by = models.CharField(max_length=150)
+    started_at = models.DateTimeField(default=timezone.now)
+    request = models.ForeignKey(
+        ActivationRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="rollouts"
+    )
+    gate = models.JSONField(default=dict, blank=True)
+    override_reason = models.TextField(blank=True)
+    ended_by = models.CharField(max_length=150, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.TextField(blank=True)
+    figures = models.JSONField(
+        null=True, blank=True, help_text="Both arms' figures when it ended (calls, failures, cost, evidence)."
+    )
+
+    class Meta:
+        verbose_name = "canary rollout"
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task_type", "name"], condition=Q(state="running"), name="prompt_one_running_rollout"
+            ),
+            models.CheckConstraint(condition=Q(percent__gte=1, percent__lte=50), name="prompt_rollout_percent_1_to_50"),
+            models.CheckConstraint(
+                condition=~Q(candidate=models.F("baseline")), name="prompt_rollout_candidate_is_not_baseline"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="running", ended_at__isnull=True)
+                | (Q(state__in=["promoted", "rolled_back", "stopped"]) & Q(ended_at__isnull=False)),
+                name="prompt_rollout_ended_unless_running",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Canary of {self.candidate} at {self.percent} % beside v{self.baseline.version}"
+
+    @property
+    def share(self):
+        return self.percent / 100

@@ -1,12 +1,26 @@
-"""Write operations on prompts. Admin actions, commands and tests all come through here."""
+"""Write operations on prompts. Admin actions, commands, tasks and tests all come through here.
+
+Every operation that changes which version serves (activation, rollback, four-eyes approval, canary start,
+stop, rollback and promotion) first locks the prompt's versions (`_lock_prompt_versions`), so they serialise
+per prompt on PostgreSQL as on SQLite, and always take their locks in the same order.
+"""
 
 import zlib
 
-from django.db import connection, transaction
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from prompts import selectors
-from prompts.errors import RollbackUnavailable
-from prompts.models import PromptActivation, PromptTemplate
+from prompts import notifications, selectors
+from prompts.errors import ReleaseRefused, RollbackUnavailable
+from prompts.gate import gate_check
+from prompts.models import ActivationRequest, PromptActivation, PromptRollout, PromptTemplate
+
+# Who the canary monitor acts as in the audit (a space: no user name can be the same).
+MONITOR = "canary monitor"
+APPROVE_PERMISSION = "prompts.approve_activation"
+OVERRIDE_PERMISSION = "prompts.override_activation_gate"
+REQUEST_PERMISSION = "prompts.activate_version"
 
 
 def _lock_prompt_versions(*, task_type, name):
@@ -50,13 +64,24 @@ def prompt_create_next_version(*, task_type, name, created_by, description="", *
     return template
 
 
-def prompt_activate(*, template, activated_by, kind=PromptActivation.Kind.ACTIVATE):
-    """Make `template` the active version of its prompt. Returns the audit row, or None if it already was."""
+def prompt_activate(
+    *, template, activated_by, override_reason=None, kind=PromptActivation.Kind.ACTIVATE, request=None, reason=""
+):
+    """Make `template` the active version of its prompt. Returns the audit row, or None if it already was.
+
+    The activation gate (PROMPT_ACTIVATION_VALIDATORS) must pass, or be overridden with `override_reason` (the
+    caller checks the override permission); a rollback is not gated. A running canary of the prompt ends:
+    promoted when `template` is its candidate, stopped otherwise.
+    """
     with transaction.atomic():
         versions = _lock_prompt_versions(task_type=template.task_type, name=template.name)
         current = next((v for v in versions if v.is_active), None)
         if current is not None and current.pk == template.pk:
             return None
+        if kind == PromptActivation.Kind.ROLLBACK:
+            gate = {}
+        else:
+            gate = gate_check(template=template, active=current, override_reason=override_reason)
         # Deactivate first: the partial unique index allows one active row at every moment.
         if current is not None:
             PromptTemplate.objects.filter(pk=current.pk).update(is_active=False)
@@ -68,10 +93,36 @@ def prompt_activate(*, template, activated_by, kind=PromptActivation.Kind.ACTIVA
             to_version=template,
             kind=kind,
             activated_by=activated_by,
+            reason=reason,
+            request=request,
+            gate=gate,
+            override_reason=override_reason.strip() if gate.get("overridden") else "",
         )
+        _end_rollout_on_activation(activation)
         transaction.on_commit(lambda: selectors.forget_active_prompt(template.task_type, template.name))
     template.is_active = True
     return activation
+
+
+def _end_rollout_on_activation(activation):
+    """An activation ends the prompt's running canary: it promotes the candidate, or replaces the baseline."""
+    rollout = (
+        PromptRollout.objects.select_for_update()
+        .filter(task_type=activation.task_type, name=activation.name, state=PromptRollout.State.RUNNING)
+        .first()
+    )
+    if rollout is None:
+        return
+    template = activation.to_version
+    if rollout.candidate_id == template.pk:
+        state, why = PromptRollout.State.PROMOTED, activation.reason or f"v{template.version} was activated"
+    elif activation.kind == PromptActivation.Kind.ROLLBACK:
+        state, why = PromptRollout.State.STOPPED, f"the prompt was rolled back to v{template.version}"
+    else:
+        state, why = PromptRollout.State.STOPPED, f"v{template.version} was activated instead"
+    _rollout_end(rollout, state=state, ended_by=activation.activated_by, reason=why)
+    activation.rollout = rollout
+    activation.save(update_fields=["rollout"])
 
 
 def prompt_rollback(*, task_type, name, activated_by):
@@ -98,3 +149,207 @@ def _version_before(current, versions):
         return last_activation.from_version
     # No audit trail (e.g. activated before the audit existed): fall back to the next lower version.
     return next((v for v in reversed(versions) if v.version < current.version), None)
+
+
+# Four-eyes ------------------------------------------------------------------------------------
+
+def activation_request(*, template, requested_by, reason, kind=ActivationRequest.Kind.ACTIVATE, percent=None):
+    """Ask for `template` to be activated (or to serve `percent` % as a canary); another operator decides.
+
+    `requested_by` is the requesting user (needs `prompts.activate_version`). Approvers are told by e-mail.
+    """
+    _require_permission(requested_by, REQUEST_PERMISSION, "request an activation")
+    if not (reason or "").strip():
+        raise ReleaseRefused("Say why this version should serve: a request needs a reason.")
+    if kind == ActivationRequest.Kind.CANARY:
+        _check_percent(percent)
+    elif percent is not None:
+        raise ReleaseRefused("Only a canary request has a percent.")
+    with transaction.atomic():
+        versions = _lock_prompt_versions(task_type=template.task_type, name=template.name)
+        _check_can_serve(template, versions, canary=kind == ActivationRequest.Kind.CANARY)
+        pending = ActivationRequest.objects.filter(
+            task_type=template.task_type, name=template.name, status=ActivationRequest.Status.PENDING
+        ).first()
+        if pending is not None:
+            raise ReleaseRefused(f"{template.key} already has a pending request: {pending}. Decide it first.")
+        request = ActivationRequest.objects.create(
+            task_type=template.task_type, name=template.name, template=template, kind=kind, percent=percent,
+            reason=reason.strip(), requested_by=requested_by.get_username(),
+        )
+        transaction.on_commit(lambda: notifications.request_created(request))
+    return request
+
+
+def activation_approve(*, request, approved_by, comment="", override_reason=None):
+    """Approve a pending request and apply it at once (if it still passes the activation gate).
+
+    `approved_by` needs `prompts.approve_activation` and must not be the requester, whatever their permissions.
+    If the gate blocks, nothing changes and the request stays pending (ActivationBlocked is raised).
+    """
+    _require_permission(approved_by, APPROVE_PERMISSION, "approve requests")
+    if override_reason:
+        _require_permission(approved_by, OVERRIDE_PERMISSION, "override the activation gate")
+    approver = approved_by.get_username()
+    with transaction.atomic():
+        _lock_prompt_versions(task_type=request.task_type, name=request.name)
+        request = _lock_pending(request)
+        if request.requested_by == approver:
+            raise ReleaseRefused(
+                f"{approver} made this request and cannot approve it: another operator has to (four-eyes)."
+            )
+        if request.kind == ActivationRequest.Kind.CANARY:
+            rollout_start(
+                candidate=request.template, percent=request.percent, started_by=approver, reason=request.reason,
+                override_reason=override_reason, request=request,
+            )
+        else:
+            prompt_activate(
+                template=request.template, activated_by=approver, override_reason=override_reason, request=request,
+                reason=request.reason,
+            )
+        _request_decide(request, status=ActivationRequest.Status.APPROVED, decided_by=approver, comment=comment)
+    return request
+
+
+def activation_reject(*, request, rejected_by, reason):
+    """Reject a pending request with a reason (an approver), or withdraw it (its requester)."""
+    who = rejected_by.get_username()
+    with transaction.atomic():
+        request = _lock_pending(request)
+        if who != request.requested_by:
+            _require_permission(rejected_by, APPROVE_PERMISSION, "reject another operator's request")
+        if not (reason or "").strip():
+            raise ReleaseRefused("Say why the request is rejected.")
+        _request_decide(request, status=ActivationRequest.Status.REJECTED, decided_by=who, comment=reason.strip())
+    return request
+
+
+def _request_decide(request, *, status, decided_by, comment):
+    request.status = status
+    request.decided_by = decided_by
+    request.decided_at = timezone.now()
+    request.decision_comment = comment
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
+    transaction.on_commit(lambda: notifications.request_decided(request))
+
+
+def _lock_pending(request):
+    request = ActivationRequest.objects.select_for_update().select_related("template").get(pk=request.pk)
+    if request.status != ActivationRequest.Status.PENDING:
+        raise ReleaseRefused(
+            f"Request #{request.pk} was already {request.get_status_display().lower()} by {request.decided_by}."
+        )
+    return request
+
+
+def _require_permission(user, permission, what):
+    if not user.has_perm(permission):
+        raise PermissionDenied(f"{user.get_username()} may not {what} ({permission} is needed).")
+
+
+# Canary rollouts ------------------------------------------------------------------------------
+
+def rollout_start(*, candidate, percent, started_by, reason="", override_reason=None, request=None):
+    """Let `candidate` serve `percent` % (1–50) of the e-mails beside the active version; one canary per prompt.
+
+    The activation gate applies as for an activation. Raises ReleaseRefused when another canary of the prompt
+    runs, the candidate is already active, or no version is active to compare it with.
+    """
+    _check_percent(percent)
+    with transaction.atomic():
+        versions = _lock_prompt_versions(task_type=candidate.task_type, name=candidate.name)
+        active = _check_can_serve(candidate, versions, canary=True)
+        gate = gate_check(template=candidate, active=active, override_reason=override_reason)
+        try:
+            with transaction.atomic():
+                rollout = PromptRollout.objects.create(
+                    task_type=candidate.task_type, name=candidate.name, baseline=active, candidate=candidate,
+                    percent=percent, reason=reason, started_by=started_by, request=request, gate=gate,
+                    override_reason=override_reason.strip() if gate.get("overridden") else "",
+                )
+        except IntegrityError as exc:
+            # The partial unique index: another canary of this prompt started in the meantime.
+            raise ReleaseRefused(f"A canary of {candidate.key} is already running; stop it first.") from exc
+        transaction.on_commit(lambda: selectors.forget_rollout(candidate.task_type, candidate.name))
+    return rollout
+
+
+def rollout_stop(*, rollout, stopped_by, reason, figures=None):
+    """Stop a running canary (the active version serves everything again); the reason is recorded and mailed."""
+    if not (reason or "").strip():
+        raise ReleaseRefused("Say why the canary is stopped.")
+    return _rollout_finish(
+        rollout, state=PromptRollout.State.STOPPED, ended_by=stopped_by, reason=reason.strip(), figures=figures
+    )
+
+
+def rollout_roll_back(*, rollout, reason, figures=None, rolled_back_by=MONITOR):
+    """Roll a running canary back on a regression (the monitor's decision, with the figures it was based on)."""
+    return _rollout_finish(
+        rollout, state=PromptRollout.State.ROLLED_BACK, ended_by=rolled_back_by, reason=reason, figures=figures
+    )
+
+
+def rollout_promote(*, rollout, promoted_by, reason="", figures=None):
+    """Activate a running canary's candidate (through the activation gate) and end the canary as promoted."""
+    with transaction.atomic():
+        _lock_prompt_versions(task_type=rollout.task_type, name=rollout.name)
+        rollout = _lock_running(rollout)
+        prompt_activate(
+            template=rollout.candidate, activated_by=promoted_by, kind=PromptActivation.Kind.PROMOTE,
+            request=rollout.request, reason=reason or f"canary promoted by {promoted_by}",
+        )
+        rollout.refresh_from_db()
+        if figures is not None:
+            rollout.figures = figures
+            rollout.save(update_fields=["figures"])
+    return rollout
+
+
+def _rollout_finish(rollout, *, state, ended_by, reason, figures=None):
+    with transaction.atomic():
+        _lock_prompt_versions(task_type=rollout.task_type, name=rollout.name)
+        rollout = _lock_running(rollout)
+        _rollout_end(rollout, state=state, ended_by=ended_by, reason=reason, figures=figures)
+    return rollout
+
+
+def _rollout_end(rollout, *, state, ended_by, reason, figures=None):
+    rollout.state = state
+    rollout.ended_by = ended_by
+    rollout.ended_at = timezone.now()
+    rollout.end_reason = reason
+    if figures is not None:
+        rollout.figures = figures
+    rollout.save(update_fields=["state", "ended_by", "ended_at", "end_reason", "figures"])
+    transaction.on_commit(lambda: selectors.forget_rollout(rollout.task_type, rollout.name))
+    transaction.on_commit(lambda: notifications.rollout_ended(rollout))
+
+
+def _lock_running(rollout):
+    rollout = PromptRollout.objects.select_for_update().select_related("candidate", "baseline").get(pk=rollout.pk)
+    if rollout.state != PromptRollout.State.RUNNING:
+        raise ReleaseRefused(f"{rollout} already ended: {rollout.get_state_display().lower()} by {rollout.ended_by}.")
+    return rollout
+
+
+def _check_percent(percent):
+    if not isinstance(percent, int) or not 1 <= percent <= 50:
+        raise ReleaseRefused(f"A canary serves 1 to 50 % of the e-mails, not {percent!r}.")
+
+
+def _check_can_serve(template, versions, *, canary):
+    """The active version, after checking `template` can be activated (or start a canary) now."""
+    active = next((v for v in versions if v.is_active), None)
+    if active is not None and active.pk == template.pk:
+        raise ReleaseRefused(f"{template} is already active.")
+    if canary:
+        if active is None:
+            raise ReleaseRefused(f"{template.key} has no active version for a canary to be compared with.")
+        running = PromptRollout.objects.filter(
+            task_type=template.task_type, name=template.name, state=PromptRollout.State.RUNNING
+        ).first()
+        if running is not None:
+            raise ReleaseRefused(f"A canary of {template.key} is already running ({running}); stop it first.")
+    return active

@@ -1,7 +1,8 @@
 """Who may do what in the admin: every page, custom page and action, for every kind of operator.
 
 Roles: staff without permissions, view-only staff (every view permission), a prompt editor (view +
-prompts.create_version), an activator (view + prompts.activate_version), a superuser, and staff holding
+prompts.create_version), an activator (view + prompts.activate_version), an approver (view +
+prompts.approve_activation: decides other operators' four-eyes requests), a superuser, and staff holding
 prompts.create_version without any view permission ("blind editor": may add a prompt, never see one). Pages are
 checked by HTTP status; writes by their effect on the database, since a refused admin action
 answers like an accepted one (a redirect back to the list).
@@ -17,16 +18,18 @@ from django.urls import reverse
 from extraction.models import IncomingEmail, ModelPrice
 from extraction.services import ingest_message
 from extraction.tests.conftest import raw_email
-from prompts.models import PromptActivation, PromptTemplate
+from prompts.models import ActivationRequest, PromptActivation, PromptRollout, PromptTemplate
 from prompts.selectors import get_active_prompt
-from prompts.services import prompt_activate
-from prompts.tests.factories import make_version
+from prompts.services import activation_request, prompt_activate, rollout_start
+from prompts.tests.factories import ACTIVATE_VERSION, make_staff_user, make_version
+from prompts.tests.validators import gate
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("nobody", "viewer", "editor", "activator", "superuser", "blind_editor")
+ROLES = ("nobody", "viewer", "editor", "activator", "approver", "superuser", "blind_editor")
 VIEW_PERMISSIONS = [
     "prompts.view_prompttemplate", "prompts.view_promptactivation",
+    "prompts.view_activationrequest", "prompts.view_promptrollout",
     "extraction.view_incomingemail", "extraction.view_modelprice",
     "metrics.view_promptperformancemetrics", "metrics.view_promptperformancedaily",
     "metrics.view_operationalmetrics", "metrics.view_operationalmetricsdaily", "metrics.view_rollupday",
@@ -36,6 +39,7 @@ ROLE_PERMISSIONS = {
     "viewer": VIEW_PERMISSIONS,
     "editor": [*VIEW_PERMISSIONS, "prompts.create_version"],
     "activator": [*VIEW_PERMISSIONS, "prompts.activate_version"],
+    "approver": [*VIEW_PERMISSIONS, "prompts.approve_activation"],
     "blind_editor": ["prompts.create_version"],
 }
 
@@ -51,8 +55,16 @@ def world(settings, tmp_path):
     price = ModelPrice.objects.create(
         model_id="claude-test", input_usd_per_mtok=1, output_usd_per_mtok=5, valid_from=datetime.date(2026, 1, 1)
     )
+    # A canary of the body prompt, and a pending four-eyes request for the PDF prompt.
+    rollout = rollout_start(
+        candidate=make_version(get_active_prompt("extraction", "email_body")), percent=20, started_by="setup"
+    )
+    request = activation_request(
+        template=make_version(get_active_prompt("extraction", "pdf_scanned")), reason="Besser lesbar",
+        requested_by=make_staff_user("requester", ACTIVATE_VERSION),
+    )
     return {"v1": v1, "v2": v2, "email": email, "attachment": email.attachments.get(), "price": price,
-            "activation": PromptActivation.objects.first()}
+            "activation": PromptActivation.objects.first(), "rollout": rollout, "request": request}
 
 
 def sign_in(client, role):
@@ -71,9 +83,13 @@ def admin(name, *args):
     return reverse(f"admin:{name}", args=args)
 
 
-def expect(nobody, viewer, editor, activator, superuser, *, blind_editor=None):
-    """Expected status per role; the blind editor gets what `nobody` gets unless a row says otherwise."""
-    statuses = (nobody, viewer, editor, activator, superuser, nobody if blind_editor is None else blind_editor)
+def expect(nobody, viewer, editor, activator, superuser, *, approver=None, blind_editor=None):
+    """Expected status per role; an approver gets what a viewer gets, the blind editor what `nobody` gets,
+    unless a row says otherwise."""
+    statuses = (
+        nobody, viewer, editor, activator, viewer if approver is None else approver, superuser,
+        nobody if blind_editor is None else blind_editor,
+    )
     return dict(zip(ROLES, statuses, strict=True))
 
 
@@ -128,6 +144,29 @@ PAGES = [
         for model in ("promptperformancemetrics", "promptperformancedaily", "operationalmetrics",
                       "operationalmetricsdaily", "rollupday")
     ],
+    ("release page (activate)", "get", lambda w: admin("prompts_prompttemplate_release", w["v2"].pk, "activate"),
+     expect(403, 403, 403, 200, 200)),
+    ("release page (canary)", "get", lambda w: admin("prompts_prompttemplate_release", w["v2"].pk, "canary"),
+     expect(403, 403, 403, 200, 200)),
+    ("release page of an unknown kind", "get",
+     lambda w: admin("prompts_prompttemplate_release", w["v2"].pk, "everything"), expect(403, 403, 403, 404, 404)),
+    ("activation request list", "get", lambda w: admin("prompts_activationrequest_changelist"), VIEWERS),
+    ("activation request (read-only)", "get", lambda w: admin("prompts_activationrequest_change", w["request"].pk),
+     VIEWERS),
+    ("activation request change post", "post",
+     lambda w: admin("prompts_activationrequest_change", w["request"].pk), NO_ONE),
+    ("activation request add", "get", lambda w: admin("prompts_activationrequest_add"), NO_ONE),
+    ("activation request delete", "get", lambda w: admin("prompts_activationrequest_delete", w["request"].pk),
+     NO_ONE),
+    ("activation request decision by get", "get",
+     lambda w: admin("prompts_activationrequest_decide", w["request"].pk), expect(403, 405, 405, 405, 405)),
+    ("canary list", "get", lambda w: admin("prompts_promptrollout_changelist"), VIEWERS),
+    ("canary live comparison", "get", lambda w: admin("prompts_promptrollout_change", w["rollout"].pk), VIEWERS),
+    ("canary change post", "post", lambda w: admin("prompts_promptrollout_change", w["rollout"].pk), NO_ONE),
+    ("canary add", "get", lambda w: admin("prompts_promptrollout_add"), NO_ONE),
+    ("canary delete", "get", lambda w: admin("prompts_promptrollout_delete", w["rollout"].pk), NO_ONE),
+    ("canary stop by get", "get", lambda w: admin("prompts_promptrollout_stop", w["rollout"].pk),
+     expect(403, 403, 403, 405, 405)),
     ("prompt performance page", "get",
      lambda w: admin("prompt_performance", "classification", "email_intent"), VIEWERS),
     ("operations page", "get", lambda w: admin("operations"), VIEWERS),
@@ -189,6 +228,50 @@ def roll_back_by_action(client, w):
     return PromptTemplate.objects.get(pk=w["v1"].pk).is_active
 
 
+def start_a_canary(client, w):
+    client.post(admin("prompts_prompttemplate_release", w["v2"].pk, "canary"), {"percent": "10", "reason": "Test"})
+    return PromptRollout.objects.filter(candidate=w["v2"], state="running").exists()
+
+
+def stop_a_canary(client, w):
+    client.post(admin("prompts_promptrollout_stop", w["rollout"].pk), {"reason": "Matrix"})
+    return PromptRollout.objects.get(pk=w["rollout"].pk).state == "stopped"
+
+
+def promote_a_canary(client, w):
+    client.post(admin("prompts_promptrollout_promote", w["rollout"].pk))
+    return PromptRollout.objects.get(pk=w["rollout"].pk).state == "promoted"
+
+
+def approve_a_request(client, w):
+    client.post(admin("prompts_activationrequest_decide", w["request"].pk), {"decision": "approve"})
+    return ActivationRequest.objects.get(pk=w["request"].pk).status == "approved"
+
+
+def reject_a_request(client, w):
+    client.post(admin("prompts_activationrequest_decide", w["request"].pk), {"decision": "reject", "comment": "No"})
+    return ActivationRequest.objects.get(pk=w["request"].pk).status == "rejected"
+
+
+def request_an_activation_with_four_eyes(client, w, settings):
+    settings.PROMPT_FOUR_EYES = True
+    client.post(admin("prompts_prompttemplate_release", w["v2"].pk, "activate"), {"reason": "Matrix"})
+    return ActivationRequest.objects.filter(template=w["v2"], status="pending").exists()
+
+
+def activate_with_the_button_under_four_eyes(client, w, settings):
+    settings.PROMPT_FOUR_EYES = True
+    return activate_with_the_button(client, w)
+
+
+def override_the_gate(client, w, settings):
+    settings.PROMPT_ACTIVATION_VALIDATORS = gate(("MaximumVersionValidator", {"maximum": 1}))
+    client.post(
+        admin("prompts_prompttemplate_release", w["v2"].pk, "activate"), {"reason": "x", "override_reason": "Urgent"}
+    )
+    return PromptTemplate.objects.get(pk=w["v2"].pk).is_active
+
+
 def requeue_by_action(client, w):
     run_action(client, "extraction_incomingemail", "requeue", w["email"])
     return IncomingEmail.objects.get(pk=w["email"].pk).status == IncomingEmail.Status.QUEUED
@@ -220,6 +303,14 @@ WRITES = [
     (activate_with_the_button, {"activator", "superuser"}),
     (activate_by_action, {"activator", "superuser"}),
     (roll_back_by_action, {"activator", "superuser"}),
+    (start_a_canary, {"activator", "superuser"}),
+    (stop_a_canary, {"activator", "superuser"}),
+    (promote_a_canary, {"activator", "superuser"}),
+    (approve_a_request, {"approver", "superuser"}),
+    (reject_a_request, {"approver", "superuser"}),
+    (request_an_activation_with_four_eyes, {"activator", "superuser"}),
+    (activate_with_the_button_under_four_eyes, set()),
+    (override_the_gate, {"superuser"}),
     (requeue_by_action, {"superuser"}),
     (add_a_model_price, {"superuser"}),
     (delete_a_prompt_version_by_action, set()),
@@ -229,8 +320,12 @@ WRITES = [
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("write", "allowed"), WRITES, ids=[row[0].__name__ for row in WRITES])
-def test_each_write_takes_effect_only_for_the_roles_allowed_to_make_it(client, world, role, write, allowed):
-    assert write(sign_in(client, role), world) == (role in allowed)
+def test_each_write_takes_effect_only_for_the_roles_allowed_to_make_it(
+    client, world, settings, role, write, allowed
+):
+    # A write that needs settings (four-eyes, a gate) takes them as its third argument.
+    extra = (settings,) if write.__code__.co_argcount == 3 else ()
+    assert write(sign_in(client, role), world, *extra) == (role in allowed)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -240,6 +335,15 @@ def test_the_change_page_offers_only_the_buttons_the_role_may_use(client, world,
     activate = admin("prompts_prompttemplate_activate", world["v2"].pk)
     assert (new_version in page) == (role in {"editor", "superuser"})  # the blind editor gets a 403 page
     assert (activate in page) == (role in {"activator", "superuser"})
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_with_four_eyes_the_change_page_offers_requests_and_never_a_direct_activation(client, world, settings, role):
+    settings.PROMPT_FOUR_EYES = True
+    page = sign_in(client, role).get(admin("prompts_prompttemplate_change", world["v2"].pk)).content.decode()
+    request = admin("prompts_prompttemplate_release", world["v2"].pk, "activate")
+    assert admin("prompts_prompttemplate_activate", world["v2"].pk) not in page
+    assert (request in page) == (role in {"activator", "superuser"})
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page_from_every_page(client, world):

@@ -8,7 +8,10 @@ import sys
 import pytest
 from django.conf import settings
 
-PRODUCTION = {"DEBUG": "False", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "mail-analysis.example.org"}
+PRODUCTION = {
+    "DEBUG": "False", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "mail-analysis.example.org",
+    "PROMPT_FOUR_EYES": "True",
+}
 
 
 def manage(*args, **env_overrides):
@@ -46,6 +49,18 @@ def test_the_deployment_check_is_clean_with_production_settings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_deployment_check_warns_when_four_eyes_is_off():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **{**PRODUCTION, "PROMPT_FOUR_EYES": "False"})
+    assert result.returncode == 1 and "prompts.W001" in result.stderr
+
+
+def test_invalid_canary_monitor_settings_stop_the_start_with_a_clear_error():
+    result = manage("check", PROMPT_ROLLOUT_ALPHA="1.5")
+    assert result.returncode == 1
+    assert "evaluation.E001" in result.stderr and "alpha must be between 0 and 1, not 1.5" in result.stderr
 
 
 def test_favicon_requests_are_answered(client):

@@ -1,15 +1,13 @@
 """Creating, activating and rolling back prompt versions."""
 
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connections
 
 from prompts.errors import RollbackUnavailable
 from prompts.models import PromptActivation, PromptTemplate
 from prompts.selectors import get_active_prompt
 from prompts.services import prompt_activate, prompt_create_next_version, prompt_create_version, prompt_rollback
+from prompts.tests.factories import outcomes_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -113,24 +111,12 @@ def test_rollback_without_an_active_version_is_refused():
 def test_concurrent_activations_always_leave_exactly_one_version_active():
     source = get_active_prompt("classification", "email_intent")
     versions = [new_version(source) for _ in range(6)] + [source]
-    errors = []
-    barrier = threading.Barrier(len(versions))
 
     def activate(template):
-        try:
-            barrier.wait()
-            for _ in range(3):
-                prompt_activate(template=template, activated_by=f"thread-{template.version}")
-        except Exception as exc:  # noqa: BLE001 - any failure is what this test looks for
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for _ in range(3):
+            prompt_activate(template=template, activated_by=f"thread-{template.version}")
 
-    threads = [threading.Thread(target=activate, args=(v,)) for v in versions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = [outcome for outcome in outcomes_at_once(activate, versions) if outcome is not None]
     assert errors == []
     assert PromptTemplate.objects.filter(task_type="classification", name="email_intent", is_active=True).count() == 1
     last = PromptActivation.objects.filter(name="email_intent").first()
@@ -142,25 +128,12 @@ def test_concurrent_first_versions_of_a_new_prompt_get_consecutive_numbers_not_a
     # No row exists yet to lock: PostgreSQL's advisory lock on the prompt's key (SQLite's IMMEDIATE
     # transactions) serialise these.
     writers = 6
-    created, errors = [], []
-    barrier = threading.Barrier(writers)
 
     def add(number):
-        try:
-            barrier.wait()
-            created.append(prompt_create_next_version(
-                task_type="validation", name="race", created_by=f"thread-{number}",
-                user_prompt_template="{{ total }}", model_name="claude-haiku-4-5-20251001",
-            ))
-        except Exception as exc:  # noqa: BLE001 - any failure is what this test looks for
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        return prompt_create_next_version(
+            task_type="validation", name="race", created_by=f"thread-{number}",
+            user_prompt_template="{{ total }}", model_name="claude-haiku-4-5-20251001",
+        )
 
-    threads = [threading.Thread(target=add, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert sorted(t.version for t in created) == list(range(1, writers + 1))
+    created = outcomes_at_once(add, range(writers))
+    assert sorted(t.version for t in created) == list(range(1, writers + 1)), created

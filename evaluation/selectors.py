@@ -1,0 +1,110 @@
+"""Reads for the canary monitor and its admin page: the live figures of a rollout's two arms.
+
+A call *fails* when it did not succeed (the API failed, or the answer was not schema-valid JSON) or was sent
+to manual review. Only calls since the rollout started count (and none after it ended).
+"""
+
+from django.conf import settings
+from django.db.models import Count, FloatField, Q, Sum
+from django.db.models.functions import Cast
+
+from evaluation.sequential import ArmFigures, EarlyWindow, RolloutRule, rollout_verdict, wilson_interval
+from metrics.aggregates import ExactDecimalSum
+from metrics.models import PromptPerformanceMetrics
+
+FAILED = Q(success=False) | Q(needs_review=True)
+
+
+def rollout_calls(*, rollout, until=None):
+    """The raw metric rows of both arms since the rollout started (up to `until`, or its end)."""
+    calls = PromptPerformanceMetrics.objects.filter(
+        prompt_version__in=[rollout.baseline_id, rollout.candidate_id], recorded_at__gte=rollout.started_at
+    )
+    end = until or rollout.ended_at
+    return calls.filter(recorded_at__lte=end) if end is not None else calls
+
+
+def rollout_arms(*, rollout, early_calls, until=None):
+    """(baseline, candidate, early): each arm's ArmFigures, and the EarlyWindow of the candidate's first calls."""
+    totals = {
+        row["prompt_version"]: row
+        for row in rollout_calls(rollout=rollout, until=until)
+        .values("prompt_version")
+        .annotate(
+            calls=Count("pk"),
+            failures=Count("pk", filter=FAILED),
+            cost=ExactDecimalSum("cost_usd", decimal_places=8),
+            cost_squares=Sum(Cast("cost_usd", FloatField()) * Cast("cost_usd", FloatField())),
+        )
+        .order_by()
+    }
+    baseline, candidate = (_arm(totals.get(pk)) for pk in (rollout.baseline_id, rollout.candidate_id))
+    return baseline, candidate, _early_window(rollout=rollout, early_calls=early_calls, until=until)
+
+
+def rollout_comparison(*, rollout, rule=None, until=None):
+    """The two arms side by side for the admin, and (while it runs) where the monitor's rule stands."""
+    rule = rule or RolloutRule.from_settings(settings)
+    baseline, candidate, early = rollout_arms(rollout=rollout, early_calls=rule.early_calls, until=until)
+    running = rollout.state == rollout.State.RUNNING
+    verdict = (
+        rollout_verdict(baseline=baseline, candidate=candidate, early=early, share=rollout.share, rule=rule)
+        if running else None
+    )
+    return {
+        "arms": [
+            _arm_row("Baseline", rollout.baseline, baseline, 100 - rollout.percent),
+            _arm_row("Candidate", rollout.candidate, candidate, rollout.percent),
+        ],
+        "verdict": verdict,
+        "rule": rule,
+        "calls_to_promotion": max(rule.promote_after_calls - candidate.calls, 0) if running else None,
+    }
+
+
+def _arm_row(label, version, figures, percent):
+    interval = wilson_interval(figures.failures, figures.calls)
+    return {
+        "label": label,
+        "version": version,
+        "percent": percent,
+        "calls": figures.calls,
+        "failures": figures.failures,
+        "failure_rate": figures.failure_rate,
+        "failure_interval": interval,
+        "failure_text": "–" if interval is None else (
+            f"{figures.failure_rate:.1%} ({interval[0] * 100:.1f}–{interval[1] * 100:.1f} %)"
+        ),
+        "cost_per_call": figures.cost_per_call,
+    }
+
+
+def _arm(row):
+    if row is None:
+        return ArmFigures()
+    return ArmFigures(
+        calls=row["calls"], failures=row["failures"], cost_usd=row["cost"], cost_squares=row["cost_squares"] or 0.0
+    )
+
+
+def _early_window(*, rollout, early_calls, until):
+    calls = rollout_calls(rollout=rollout, until=until)
+    first = list(
+        calls.filter(prompt_version=rollout.candidate_id)
+        .order_by("recorded_at", "pk")
+        .values_list("recorded_at", "success", "needs_review")[:early_calls]
+    )
+    if not first:
+        return EarlyWindow()
+    # The baseline over the same period: until the last of those calls, or until now while there are fewer.
+    window_end = first[-1][0] if len(first) == early_calls else until
+    baseline = calls.filter(prompt_version=rollout.baseline_id)
+    if window_end is not None:
+        baseline = baseline.filter(recorded_at__lte=window_end)
+    counts = baseline.aggregate(calls=Count("pk"), failures=Count("pk", filter=FAILED))
+    return EarlyWindow(
+        candidate_calls=len(first),
+        candidate_failures=sum(1 for _, success, needs_review in first if not success or needs_review),
+        baseline_calls=counts["calls"],
+        baseline_failures=counts["failures"],
+    )
