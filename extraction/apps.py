@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ExtractionConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'extraction'
+
+    def ready(self):
+        from extraction import checks  # noqa: F401  (registers the system checks)
+        from extraction.schedules import register_intake_schedule
+
+        # sender=self: once per migrate (after this app), not once per installed app.
+        post_migrate.connect(register_intake_schedule, sender=self, dispatch_uid="extraction_intake_schedule")

@@ -1,6 +1,6 @@
 """django-q2 entry points of the extraction app (thin: the work is in extraction.pipeline and .recovery)."""
 
-from extraction import pipeline, recovery
+from extraction import imap, pipeline, recovery
 
 
 def process_email(email_id, *, client=None):
@@ -12,3 +12,8 @@ def process_email(email_id, *, client=None):
 def recover_stranded_emails():
     """Every few minutes: re-queue e-mails whose task was lost with a killed worker."""
     return recovery.emails_recover_stranded()
+
+
+def fetch_mail():
+    """Every IMAP_FETCH_MINUTES: fetch the IMAP mailbox; failures are recorded on its MailboxState and logged."""
+    return imap.imap_fetch()

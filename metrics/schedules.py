@@ -38,25 +38,34 @@ SCHEDULES = [
 
 def register_schedules(using=DEFAULT_DB_ALIAS, **kwargs):
     """post_migrate receiver: create or update each schedule by name, exactly one row per name."""
-    if Schedule._meta.db_table not in connections[using].introspection.table_names():
+    if not schedules_table_exists(using):
         return  # django_q is migrated to zero; nothing to register into
-    schedules = Schedule.objects.db_manager(using)
     for spec in SCHEDULES:
-        defaults = {"cron": None, "minutes": None, "repeats": -1, **spec}
-        name = defaults.pop("name")
-        existing = schedules.filter(name=name).order_by("pk")
-        # Schedule.name is not unique; remove duplicates a manual edit may have left behind.
-        for duplicate in existing[1:]:
-            duplicate.delete()
-        schedule = existing.first()
-        if schedule is None:
-            schedules.create(name=name, **defaults)
-            continue
-        changed = any(getattr(schedule, key) != value for key, value in defaults.items())
-        if changed:
-            for key, value in defaults.items():
-                setattr(schedule, key, value)
-            # Schedule.save() only computes next_run for new rows; a changed cron needs it recomputed.
-            if schedule.schedule_type == Schedule.CRON:
-                schedule.next_run = schedule.calculate_next_run()
-            schedule.save(using=using)
+        schedule_register(spec=spec, using=using)
+
+
+def schedules_table_exists(using=DEFAULT_DB_ALIAS):
+    return Schedule._meta.db_table in connections[using].introspection.table_names()
+
+
+def schedule_register(*, spec, using=DEFAULT_DB_ALIAS):
+    """Create or update one schedule by its name (other apps register theirs with this too)."""
+    schedules = Schedule.objects.db_manager(using)
+    defaults = {"cron": None, "minutes": None, "repeats": -1, **spec}
+    name = defaults.pop("name")
+    existing = schedules.filter(name=name).order_by("pk")
+    # Schedule.name is not unique; remove duplicates a manual edit may have left behind.
+    for duplicate in existing[1:]:
+        duplicate.delete()
+    schedule = existing.first()
+    if schedule is None:
+        schedules.create(name=name, **defaults)
+        return
+    changed = any(getattr(schedule, key) != value for key, value in defaults.items())
+    if changed:
+        for key, value in defaults.items():
+            setattr(schedule, key, value)
+        # Schedule.save() only computes next_run for new rows; a changed cron needs it recomputed.
+        if schedule.schedule_type == Schedule.CRON:
+            schedule.next_run = schedule.calculate_next_run()
+        schedule.save(using=using)
