@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from extraction import llm, selectors, services
+from extraction import admin_intake, llm, selectors, services
 from extraction.models import EmailAttachment, ExtractionResult, IncomingEmail, ModelPrice
 
 
@@ -180,8 +180,12 @@ class IncomingEmailAdmin(admin.ModelAdmin):
         return [
             path("attachment/<int:pk>/download/", wrap(self.download_attachment),
                  name="extraction_attachment_download"),
+            path("upload/", wrap(self.upload), name="extraction_incomingemail_upload"),
             *super().get_urls(),
         ]
+
+    def upload(self, request):
+        return admin_intake.upload_view(request, model_admin=self)
 
     def download_attachment(self, request, pk):
         attachment = get_object_or_404(EmailAttachment.objects.select_related("email"), pk=pk)

@@ -1,7 +1,10 @@
 """Reads of the extraction app."""
 
+from django.conf import settings
+from django.db.models import Count
+
 from extraction import llm
-from extraction.models import ExtractionResult, IncomingEmail
+from extraction.models import ExtractionResult, IncomingEmail, MailboxState
 from prompts.models import PromptTemplate
 
 # Inline images below this size are logos and social-media icons in signatures, not letters.
@@ -47,3 +50,11 @@ def prompt_versions_used(*, email):
         pk__in=set(email.results.exclude(prompt_version=None).values_list("prompt_version", flat=True))
         | set(email.prompt_metrics.values_list("prompt_version", flat=True))
     ).order_by("task_type", "name", "version")
+
+
+def intake_status():
+    """For the admin index: whether IMAP intake is set up, and each mailbox's last fetch and unreadable messages."""
+    return {
+        "imap_configured": bool(settings.IMAP_URL),
+        "mailboxes": list(MailboxState.objects.annotate(unreadable=Count("failures")).order_by("mailbox")),
+    }
