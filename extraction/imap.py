@@ -30,7 +30,6 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from imapclient import FLAGGED, IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -112,15 +111,24 @@ def connect(mailbox):
     try:
         client.login(mailbox.user, mailbox.password)
     except LoginError as exc:
-        client.shutdown()
+        _close(client)
         raise FetchFailed(
             f"the server refused the login of {mailbox.user} (wrong user name or password?): "
             f"{_scrubbed(str(exc), mailbox)}"
         ) from None
     except Exception as exc:
-        client.shutdown()
+        _close(client)
         raise FetchFailed(_describe(exc, mailbox, "logging in")) from None
     return client
+
+
+def _close(client):
+    # The connection may already be gone: the run's outcome (or its error) is what matters, not this.
+    try:
+        client.logout()
+    except Exception:
+        with contextlib.suppress(Exception):
+            client.shutdown()
 
 
 def _describe(exc, mailbox, doing):
@@ -201,14 +209,16 @@ class _Fetch:
     # The lease ----------------------------------------------------------------------------------
 
     def acquire(self, state):
+        """Take the mailbox's lease if it is free or has run out; False while another fetch holds it."""
         now = timezone.now()
-        free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-        if not MailboxState.objects.filter(free, pk=state.pk).update(lease_token=self.token, **self._lease(now)):
-            return False
-        self.state = MailboxState.objects.get(pk=state.pk)
-        if state.lease_expires_at is not None:
+        mailbox_state = MailboxState.objects.filter(pk=state.pk)
+        lease = {"lease_token": self.token, **self._lease(now)}
+        if not mailbox_state.filter(lease_expires_at__isnull=True).update(**lease):
+            if not mailbox_state.filter(lease_expires_at__lt=now).update(**lease):
+                return False
             logger.warning("IMAP %s: took over the lease of a fetch that stopped without releasing it "
                            "(a killed worker?)", self.mailbox)
+        self.state = mailbox_state.get()
         return True
 
     @staticmethod
@@ -251,10 +261,7 @@ class _Fetch:
         try:
             self._run(client)
         finally:
-            try:
-                client.logout()
-            except Exception:  # the connection may already be gone; the run's outcome is what matters
-                client.shutdown()
+            _close(client)
 
     def _run(self, client):
         doing = f"opening the folder {self.mailbox.folder}"
