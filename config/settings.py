@@ -204,7 +204,7 @@ REVIEW_CONFIDENCE_THRESHOLD = env.float("REVIEW_CONFIDENCE_THRESHOLD", default=0
 # Attachments larger than this are stored as refused, never sent to the LLM.
 MAX_ATTACHMENT_BYTES = env.int("MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
 
-# Intake from the practice's IMAP mailbox (extraction.imap): empty IMAP_URL, no fetching and no schedule.
+# Intake from the practice's IMAP mailbox (extraction.intake): empty IMAP_URL, no fetching and no schedule.
 # imaps://user:password@host:993/INBOX (user and password URL-encoded); the password is never logged or shown.
 IMAP_URL = env.str("IMAP_URL", default="")
 # A private CA's certificate (PEM) to verify the server with; empty: the system's CAs.

@@ -192,7 +192,7 @@ class ModelPrice(models.Model):
         )
 
 
-# Intake from the practice's IMAP mailbox (extraction.imap) --------------------------------------
+# Intake from the practice's IMAP mailbox (extraction.intake) ------------------------------------
 
 class MailboxState(models.Model):
     """Where the fetching of one IMAP folder stands, its last outcome, and the lease that lets one fetch run."""

@@ -1,7 +1,7 @@
 """The IMAP intake's django-q2 schedule: registered by `migrate` when IMAP_URL is set, removed when it is not.
 
 django-q2 runs a schedule once however many clusters there are; the fetch's own lease
-(extraction.imap) makes sure a slow run and the next minute's never work on the mailbox together.
+(extraction.intake) makes sure a slow run and the next minute's never work on the mailbox together.
 """
 
 from django.conf import settings

@@ -4,11 +4,11 @@ The work lives in one module per concern; import from here outside the extractio
 - extraction.ingestion: storing a raw e-mail with its attachments and queueing it (`ingest_message`);
 - extraction.processing: one processing run's writes (claim, record a call's answer, finish, fail);
 - extraction.recovery: re-queueing by hand, and recovering runs a killed worker left behind;
-- extraction.imap: fetching the practice's IMAP mailbox into the ingestion (`imap_fetch`).
+- extraction.intake: fetching the practice's IMAP mailbox into the ingestion (`imap_fetch`).
 """
 
-from extraction.imap import imap_fetch
 from extraction.ingestion import ingest_message
+from extraction.intake import imap_fetch
 from extraction.processing import (
     Classification,
     email_claim,

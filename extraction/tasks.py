@@ -1,6 +1,6 @@
 """django-q2 entry points of the extraction app (thin: the work is in extraction.pipeline and .recovery)."""
 
-from extraction import imap, pipeline, recovery
+from extraction import intake, pipeline, recovery
 
 
 def process_email(email_id, *, client=None):
@@ -16,4 +16,4 @@ def recover_stranded_emails():
 
 def fetch_mail():
     """Every IMAP_FETCH_MINUTES: fetch the IMAP mailbox; failures are recorded on its MailboxState and logged."""
-    return imap.imap_fetch()
+    return intake.imap_fetch()

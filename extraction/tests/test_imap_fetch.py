@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
-from extraction import imap, services
+from extraction import imap, intake, services
 from extraction.models import EmailAttachment, IncomingEmail, MailboxFailure, MailboxState
 from extraction.schedules import FETCH_MAIL
 from extraction.services import imap_fetch
@@ -194,8 +194,8 @@ def test_thousands_of_messages_are_fetched_in_batches(dovecot, settings, monkeyp
     settings.IMAP_BATCH_SIZE = 4
     dovecot.append([numbered(n) for n in range(10)])
     batches = []
-    original = imap._Fetch._fetch_batch
-    monkeypatch.setattr(imap._Fetch, "_fetch_batch", lambda self, client, uids: batches.append(uids) or original(
+    original = intake._Fetch._fetch_batch
+    monkeypatch.setattr(intake._Fetch, "_fetch_batch", lambda self, client, uids: batches.append(uids) or original(
         self, client, uids))
     seen = []
 
@@ -211,8 +211,8 @@ def test_a_batch_is_also_bounded_by_its_bytes(dovecot, settings, monkeypatch):
     large = numbered(2) + b"\r\n" + b"Anlage folgt.\r\n" * 4000  # ~60 KB: a batch of its own
     dovecot.append([numbered(0), numbered(1), large, numbered(3), numbered(4)])
     batches = []
-    original = imap._Fetch._fetch_batch
-    monkeypatch.setattr(imap._Fetch, "_fetch_batch", lambda self, client, uids: batches.append(uids) or original(
+    original = intake._Fetch._fetch_batch
+    monkeypatch.setattr(intake._Fetch, "_fetch_batch", lambda self, client, uids: batches.append(uids) or original(
         self, client, uids))
 
     assert imap_fetch()["ingested"] == 5
@@ -266,7 +266,7 @@ def test_the_server_stopped_and_restarted_mid_run_loses_nothing_and_ingests_noth
 
 def test_a_connection_dropped_before_the_move_is_filed_by_the_next_run(dovecot, monkeypatch):
     dovecot.append([numbered(n) for n in range(5)])
-    original = imap._Fetch._file
+    original = intake._Fetch._file
     kicked = []
 
     def drop_the_connection_first(self, client, uids):
@@ -275,7 +275,7 @@ def test_a_connection_dropped_before_the_move_is_filed_by_the_next_run(dovecot, 
             dovecot.kick()
         return original(self, client, uids)
 
-    monkeypatch.setattr(imap._Fetch, "_file", drop_the_connection_first)
+    monkeypatch.setattr(intake._Fetch, "_file", drop_the_connection_first)
 
     first = imap_fetch()
     assert (first["ingested"], first["moved"]) == (3, 0)
@@ -402,7 +402,7 @@ def test_the_password_appears_in_no_log_line_error_or_stored_row(dovecot, settin
     settings.IMAP_URL = dovecot.url(password=PASSWORD + "-falsch")
     imap_fetch()
     settings.IMAP_URL = dovecot.url()
-    monkeypatch.setattr(imap._Fetch, "_file", lambda self, client, uids: dovecot.kick() if uids else None)
+    monkeypatch.setattr(intake._Fetch, "_file", lambda self, client, uids: dovecot.kick() if uids else None)
     dovecot.append([numbered(2)])
     imap_fetch()
     dovecot.stop()
