@@ -148,7 +148,8 @@ class _Fetch:
             uids = sorted(uid for uid in client.search(["UID", f"{self.state.last_uid + 1}:*"])
                           if uid > self.state.last_uid)
             doing = "reading the sizes of the new messages"
-            for batch in _batches(client, uids):
+            batches = list(_batches(client, uids))  # UIDs only: a few bytes per message
+            for batch in batches:
                 doing = f"fetching messages (UIDs {batch[0]}–{batch[-1]})"
                 self._ingest_batch(uid_validity, batch, self._fetch_batch(client, batch))
                 doing = "filing ingested messages"
@@ -176,7 +177,7 @@ class _Fetch:
         if not folder or folder == self.mailbox.folder:
             return None
         if not client.has_capability("MOVE"):
-            logger.info("IMAP %s: the server cannot MOVE; ingested messages are flagged instead", self.mailbox)
+            logger.debug("IMAP %s: the server cannot MOVE; ingested messages are flagged instead", self.mailbox)
             return None
         if not client.folder_exists(folder):
             client.create_folder(folder)
