@@ -1,4 +1,4 @@
-"""First fetch of 1,000 messages from a real Dovecot on 127.0.0.1 (TLS), on a throw-away SQLite file.
+"""First fetch of 1,000 messages from a real Dovecot on 127.0.0.1 (TLS), on a throw-away SQLite file (WAL).
 
 Target (intake issue): ≥ 100 messages/s on SQLite, everything included: TLS, UID SEARCH, FETCH in
 batches, MIME parsing, the e-mail and attachment rows, attachment files, one django-q2 task queued
@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from email.message import EmailMessage
 
+DATABASES = ("sqlite",)
 MESSAGES = 1000
 BATCH_SIZES = (20, 200)
 PDF_BYTES = 100_000
@@ -71,10 +72,9 @@ def fetch(server, folder, batch_size, *, trace):
 def main():
     from django.test import override_settings
 
-    from bench.bench_extraction_ingest import sqlite_file_database
     from extraction.tests.imap_server import DovecotServer, TestCertificates
 
-    with tempfile.TemporaryDirectory(prefix="bench-imap-") as tmp, sqlite_file_database():
+    with tempfile.TemporaryDirectory(prefix="bench-imap-") as tmp:
         certificates = TestCertificates(tmp)
         server = DovecotServer(certificates).start()
         try:
