@@ -324,7 +324,7 @@ def test_a_changed_uidvalidity_reads_the_folder_again_without_duplicates(dovecot
 
 # Concurrency ------------------------------------------------------------------------------------
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_fetch_started_while_another_runs_leaves_the_mailbox_to_it(dovecot, queued):
     dovecot.append([numbered(n) for n in range(7)])
     second = []
@@ -341,7 +341,7 @@ def test_a_fetch_started_while_another_runs_leaves_the_mailbox_to_it(dovecot, qu
     assert len(queued) == 7
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_fetches_started_at_once_ingest_every_message_once(dovecot, queued):
     dovecot.append([numbered(n) for n in range(12)])
     barrier = threading.Barrier(2)
