@@ -262,6 +262,25 @@ def _usd_amount(name, *, default):
 
 MAX_COST_PER_EMAIL_USD = _usd_amount("MAX_COST_PER_EMAIL_USD", default="0.50")
 
+# Intake from the practice's IMAP mailbox (extraction.intake): empty IMAP_URL, no fetching and no schedule.
+# imaps://user:password@host:993/INBOX (user and password URL-encoded); the password is never logged or shown.
+IMAP_URL = env.str("IMAP_URL", default="")
+# A private CA's certificate (PEM) to verify the server with; empty: the system's CAs.
+IMAP_CA_FILE = env.str("IMAP_CA_FILE", default="")
+# Ingested messages are moved here (created if missing); empty, or a server without MOVE: flagged instead.
+IMAP_PROCESSED_FOLDER = env.str("IMAP_PROCESSED_FOLDER", default="Processed")
+# Messages fetched at a time: at most this many, and at most this many bytes (a larger message comes alone).
+IMAP_BATCH_SIZE = env.int("IMAP_BATCH_SIZE", default=100)
+IMAP_BATCH_MAX_BYTES = env.int("IMAP_BATCH_MAX_BYTES", default=20 * 1024 * 1024)
+IMAP_FETCH_MINUTES = env.int("IMAP_FETCH_MINUTES", default=1)
+IMAP_TIMEOUT_SECONDS = env.float("IMAP_TIMEOUT_SECONDS", default=30.0)
+# How long a fetch holds the mailbox without a sign of life; a killed worker's fetch blocks no longer.
+IMAP_LOCK_SECONDS = env.int("IMAP_LOCK_SECONDS", default=300)
+# Largest .eml file the admin upload accepts.
+EMAIL_UPLOAD_MAX_BYTES = env.int("EMAIL_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)
+# Error pages and reports list the settings: hide IMAP_URL (it carries the mailbox password) too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.reporting.SecretHidingExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -30,7 +30,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import smart_split, unescape_string_literal
 
-from extraction import llm, selectors, services
+from extraction import admin_intake, llm, selectors, services
 from extraction.models import EmailAttachment, ExtractionResult, IncomingEmail, ModelPrice
 from metrics.admin import planner_row_estimate
 
@@ -387,8 +387,12 @@ class IncomingEmailAdmin(admin.ModelAdmin):
             path("attachment/<int:pk>/download/", wrap(self.download_attachment),
                  name="extraction_attachment_download"),
             path("<int:pk>/body/<str:part>/", wrap(self.download_body), name="extraction_incomingemail_body"),
+            path("upload/", wrap(self.upload), name="extraction_incomingemail_upload"),
             *super().get_urls(),
         ]
+
+    def upload(self, request):
+        return admin_intake.upload_view(request, model_admin=self)
 
     def download_attachment(self, request, pk):
         attachment = get_object_or_404(EmailAttachment.objects.select_related("email"), pk=pk)

@@ -7,6 +7,7 @@ class ExtractionConfig(AppConfig):
     name = 'extraction'
 
     def ready(self):
+        from extraction import checks  # noqa: F401  (registers the system checks)
         from extraction.schedules import register_schedules
 
         # sender=self: run once per migrate (after this app), not once per installed app.

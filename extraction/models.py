@@ -201,3 +201,83 @@ class ModelPrice(models.Model):
             f"{self.model_id} from {self.valid_from}: "
             f"${self.input_usd_per_mtok}/${self.output_usd_per_mtok} per MTok"
         )
+
+
+# Intake from the practice's IMAP mailbox (extraction.intake) ------------------------------------
+
+class MailboxState(models.Model):
+    """Where the fetching of one IMAP folder stands, its last outcome, and the lease that lets one fetch run."""
+
+    mailbox = models.CharField(
+        max_length=500, unique=True, help_text="user@host:port/folder (never the password)."
+    )
+    uid_validity = models.BigIntegerField(
+        null=True, blank=True, help_text="The folder's UIDVALIDITY when last fetched; a change means re-reading it."
+    )
+    last_uid = models.BigIntegerField(
+        default=0, help_text="Every message up to this UID has been ingested or reported as unreadable."
+    )
+    unfiled_uids = models.JSONField(
+        default=list, blank=True,
+        help_text="UIDs ingested but not yet moved to the processed folder (or flagged); done on the next fetch.",
+    )
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, help_text="Why the last failed fetch failed (never the password).")
+    last_counts = models.JSONField(default=dict, blank=True, help_text="What the last fetch did.")
+    # A lease rather than a lock held by a process: a killed worker's lease simply runs out.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["mailbox"]
+        verbose_name = "mailbox"
+        verbose_name_plural = "mailboxes"
+        permissions = [("upload_email", "Can upload .eml files in the admin")]
+        constraints = [
+            models.CheckConstraint(condition=Q(last_uid__gte=0), name="mailbox_state_last_uid_not_negative"),
+            # A lease is a token and an expiry together, or neither.
+            models.CheckConstraint(
+                condition=Q(lease_token="", lease_expires_at__isnull=True)
+                | (~Q(lease_token="") & Q(lease_expires_at__isnull=False)),
+                name="mailbox_state_lease_complete",
+            ),
+        ]
+
+    def __str__(self):
+        return self.mailbox
+
+    @property
+    def failing(self):
+        """The last fetch failed (its error is newer than the last success)."""
+        return self.last_error_at is not None and (
+            self.last_success_at is None or self.last_error_at > self.last_success_at
+        )
+
+
+class MailboxFailure(models.Model):
+    """A message in the mailbox that could not be ingested: it stays there and is reported once."""
+
+    mailbox = models.ForeignKey(MailboxState, on_delete=models.CASCADE, related_name="failures")
+    uid_validity = models.BigIntegerField()
+    uid = models.BigIntegerField(help_text="Where the message is in the folder (with this UIDVALIDITY).")
+    sha256 = models.CharField(
+        max_length=64, help_text="Of the raw message: recognises it after a UIDVALIDITY change."
+    )
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    sender = models.CharField(max_length=998, blank=True)
+    subject = models.TextField(blank=True)
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "unreadable mailbox message"
+        constraints = [
+            models.UniqueConstraint(fields=["mailbox", "uid_validity", "uid"], name="mailbox_failure_once_per_uid"),
+        ]
+
+    def __str__(self):
+        return f"UID {self.uid} in {self.mailbox}: {self.reason[:60]}"

@@ -1,9 +1,15 @@
-"""The extraction app's django-q2 schedules, registered (idempotently) after every `migrate`."""
+"""The extraction app's django-q2 schedules, registered (idempotently) after every `migrate`.
 
+The IMAP fetch is registered only while IMAP_URL is set (and removed when it is not). django-q2 runs a
+schedule once however many clusters there are; the fetch's own lease (extraction.intake) makes sure a slow
+run and the next minute's never work on the mailbox together.
+"""
+
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django_q.models import Schedule
 
-from metrics.schedules import register
+from metrics.schedules import register, schedules_table_exists
 
 SCHEDULES = [
     {
@@ -23,7 +29,25 @@ SCHEDULES = [
     },
 ]
 
+FETCH_MAIL = "extraction: fetch mail from the IMAP mailbox"
+
 
 def register_schedules(using=DEFAULT_DB_ALIAS, **kwargs):
     """post_migrate receiver of the extraction app."""
     register(SCHEDULES, using=using)
+    register_intake_schedule(using=using)
+
+
+def register_intake_schedule(using=DEFAULT_DB_ALIAS, **kwargs):
+    """The fetch every IMAP_FETCH_MINUTES while IMAP_URL is set, else none."""
+    if not schedules_table_exists(using):
+        return
+    if not settings.IMAP_URL:
+        Schedule.objects.db_manager(using).filter(name=FETCH_MAIL).delete()
+        return
+    register([{
+        "name": FETCH_MAIL,
+        "func": "extraction.tasks.fetch_mail",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": max(1, settings.IMAP_FETCH_MINUTES),
+    }], using=using)

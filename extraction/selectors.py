@@ -3,11 +3,11 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Func, IntegerField, Q
+from django.db.models import Count, Func, IntegerField, Q
 from django.db.models.functions import Left
 
 from extraction import llm
-from extraction.models import ExtractionResult, IncomingEmail
+from extraction.models import ExtractionResult, IncomingEmail, MailboxState
 from metrics.models import PromptPerformanceMetrics
 from prompts.models import PromptTemplate
 
@@ -88,3 +88,11 @@ def email_body_head(*, email, field, chars):
     Only the head leaves the database: on PostgreSQL only the head of a large value is even decompressed.
     """
     return IncomingEmail.objects.filter(pk=email.pk).values_list(Left(field, chars), OctetLength(field)).get()
+
+
+def intake_status():
+    """For the admin index: whether IMAP intake is set up, and each mailbox's last fetch and unreadable messages."""
+    return {
+        "imap_configured": bool(settings.IMAP_URL),
+        "mailboxes": list(MailboxState.objects.annotate(unreadable=Count("failures")).order_by("mailbox")),
+    }

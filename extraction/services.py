@@ -3,10 +3,12 @@
 The work lives in one module per concern; import from here outside the extraction app:
 - extraction.ingestion: storing a raw e-mail with its attachments and queueing it (`ingest_message`);
 - extraction.processing: one processing run's writes (claim, record a call's answer, finish, fail);
-- extraction.recovery: re-queueing by hand, and recovering runs a killed worker left behind.
+- extraction.recovery: re-queueing by hand, and recovering runs a killed worker left behind;
+- extraction.intake: fetching the practice's IMAP mailbox into the ingestion (`imap_fetch`).
 """
 
 from extraction.ingestion import ingest_message
+from extraction.intake import imap_fetch
 from extraction.processing import (
     Classification,
     email_claim,
@@ -26,6 +28,7 @@ __all__ = [
     "email_record_classification",
     "email_requeue",
     "emails_recover_stranded",
+    "imap_fetch",
     "ingest_message",
     "result_record",
 ]

@@ -1,6 +1,6 @@
 """django-q2 entry points of the extraction app (thin: the work is in extraction.pipeline and .recovery)."""
 
-from extraction import pipeline, recovery, sampling
+from extraction import intake, pipeline, recovery, sampling
 
 
 def process_email(email_id, *, client=None):
@@ -17,3 +17,8 @@ def recover_stranded_emails():
 def sample_queue_depth():
     """Every minute: e-mails waiting and the django-q2 queue size."""
     return [metric.value for metric in sampling.queue_depths_record()]
+
+
+def fetch_mail():
+    """Every IMAP_FETCH_MINUTES: fetch the IMAP mailbox; failures are recorded on its MailboxState and logged."""
+    return intake.imap_fetch()

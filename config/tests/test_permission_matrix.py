@@ -13,9 +13,10 @@ import datetime
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission, User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from extraction.models import IncomingEmail, ModelPrice
+from extraction.models import IncomingEmail, MailboxFailure, MailboxState, ModelPrice
 from extraction.services import ingest_message
 from extraction.tests.conftest import raw_email
 from prompts.models import ActivationRequest, PromptActivation, PromptRollout, PromptTemplate
@@ -31,6 +32,7 @@ VIEW_PERMISSIONS = [
     "prompts.view_prompttemplate", "prompts.view_promptactivation",
     "prompts.view_activationrequest", "prompts.view_promptrollout",
     "extraction.view_incomingemail", "extraction.view_modelprice",
+    "extraction.view_mailboxstate", "extraction.view_mailboxfailure",
     "metrics.view_promptperformancemetrics", "metrics.view_promptperformancedaily",
     "metrics.view_operationalmetrics", "metrics.view_operationalmetricsdaily", "metrics.view_rollupday",
 ]
@@ -63,8 +65,13 @@ def world(settings, tmp_path):
         template=make_version(get_active_prompt("extraction", "pdf_scanned")), reason="Besser lesbar",
         requested_by=make_staff_user("requester", ACTIVATE_VERSION),
     )
+    mailbox = MailboxState.objects.create(mailbox="kanzlei@imap.example.org:993/INBOX", last_error="refused")
+    failure = MailboxFailure.objects.create(
+        mailbox=mailbox, uid_validity=1, uid=4, sha256="0" * 64, size=10, reason="broken MIME structure"
+    )
     return {"v1": v1, "v2": v2, "email": email, "attachment": email.attachments.get(), "price": price,
-            "activation": PromptActivation.objects.first(), "rollout": rollout, "request": request}
+            "activation": PromptActivation.objects.first(), "rollout": rollout, "request": request,
+            "mailbox": mailbox, "failure": failure}
 
 
 def sign_in(client, role):
@@ -130,6 +137,18 @@ PAGES = [
     ("e-mail body download", "get", lambda w: admin("extraction_incomingemail_body", w["email"].pk, "text"), VIEWERS),
     ("e-mail delete page", "get", lambda w: admin("extraction_incomingemail_delete", w["email"].pk),
      expect(403, 403, 403, 403, 200)),
+    ("e-mail upload page", "get", lambda w: admin("extraction_incomingemail_upload"), expect(403, 403, 403, 403, 200)),
+    ("mailbox status list", "get", lambda w: admin("extraction_mailboxstate_changelist"), VIEWERS),
+    ("mailbox status (read-only)", "get", lambda w: admin("extraction_mailboxstate_change", w["mailbox"].pk), VIEWERS),
+    ("mailbox status change post", "post", lambda w: admin("extraction_mailboxstate_change", w["mailbox"].pk),
+     NO_ONE),
+    ("mailbox status add", "get", lambda w: admin("extraction_mailboxstate_add"), NO_ONE),
+    ("mailbox status delete", "get", lambda w: admin("extraction_mailboxstate_delete", w["mailbox"].pk), NO_ONE),
+    ("unreadable message list", "get", lambda w: admin("extraction_mailboxfailure_changelist"), VIEWERS),
+    ("unreadable message (read-only)", "get", lambda w: admin("extraction_mailboxfailure_change", w["failure"].pk),
+     VIEWERS),
+    ("unreadable message delete", "get", lambda w: admin("extraction_mailboxfailure_delete", w["failure"].pk),
+     NO_ONE),
     ("model price list", "get", lambda w: admin("extraction_modelprice_changelist"), VIEWERS),
     ("model price add", "get", lambda w: admin("extraction_modelprice_add"), expect(403, 403, 403, 403, 200)),
     ("model price change post", "post", lambda w: admin("extraction_modelprice_change", w["price"].pk),
@@ -277,6 +296,12 @@ def requeue_by_action(client, w):
     return IncomingEmail.objects.get(pk=w["email"].pk).status == IncomingEmail.Status.QUEUED
 
 
+def upload_an_eml_file(client, w):
+    eml = raw_email("rejection_windows1252.eml")
+    client.post(admin("extraction_incomingemail_upload"), {"files": [SimpleUploadedFile("a.eml", eml)]})
+    return IncomingEmail.objects.count() == 2
+
+
 def add_a_model_price(client, w):
     client.post(admin("extraction_modelprice_add"), {
         "model_id": "claude-matrix", "input_usd_per_mtok": "1", "output_usd_per_mtok": "2", "valid_from": "2027-01-01",
@@ -312,6 +337,7 @@ WRITES = [
     (activate_with_the_button_under_four_eyes, set()),
     (override_the_gate, {"superuser"}),
     (requeue_by_action, {"superuser"}),
+    (upload_an_eml_file, {"superuser"}),
     (add_a_model_price, {"superuser"}),
     (delete_a_prompt_version_by_action, set()),
     (delete_an_activation, set()),
