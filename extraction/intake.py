@@ -2,11 +2,12 @@
 
 A fetch holds a lease on the folder's MailboxState row (one fetch per folder at a time; a killed
 worker's lease runs out after IMAP_LOCK_SECONDS), then reads the messages above the last UID it
-handled, in batches bounded by IMAP_BATCH_SIZE and IMAP_BATCH_MAX_BYTES. Each message is ingested,
-and the folder's last UID advanced, in one transaction: a run cut off anywhere is continued by the
-next one, and the Message-ID dedupe catches whatever a re-read folder (a changed UIDVALIDITY) offers
-again. After each batch the handled messages are moved to IMAP_PROCESSED_FOLDER, or flagged; a
-message that cannot be parsed stays where it is and is reported once (MailboxFailure, one log line).
+handled, in batches bounded by IMAP_BATCH_SIZE and IMAP_BATCH_MAX_BYTES. Each message is ingested
+(its own commit), then the folder's last UID advanced: a run cut off anywhere is continued by the
+next one, and the Message-ID dedupe catches whatever it meets again (a message stored just before
+the cut, or a re-read folder after a changed UIDVALIDITY). After each batch the handled messages are
+moved to IMAP_PROCESSED_FOLDER, or flagged; a message that cannot be parsed stays where it is and is
+reported once (MailboxFailure, one log line).
 """
 
 import contextlib
@@ -209,28 +210,25 @@ class _Fetch:
     def _ingest_batch(self, uid_validity, uids, raw_by_uid):
         for uid in uids:
             raw = raw_by_uid.pop(uid, None)  # pop: a handled message's bytes are freed at once
-            with transaction.atomic():
-                outcome = "vanished" if raw is None else self._ingest(uid_validity, uid, raw)
-                unfiled = self.state.unfiled_uids + ([uid] if outcome in ("ingested", "duplicates") else [])
-                self._save(last_uid=uid, unfiled_uids=unfiled)
-            # Counted once committed: a run that stops here has not handled this message.
+            # ingest_message commits each e-mail on its own (it refuses to run inside a transaction of ours).
+            # A run that stops before the folder's last UID is saved meets the message again next time,
+            # and the Message-ID dedupe makes it a duplicate: nothing is ingested twice or lost.
+            outcome = "vanished" if raw is None else self._ingest(uid_validity, uid, raw)
             self.counts["fetched"] += raw is not None
             self.counts[outcome] += 1
             if raw is None:
                 logger.info("IMAP %s: UID %d was deleted from the folder before it was fetched", self.mailbox, uid)
+            unfiled = self.state.unfiled_uids + ([uid] if outcome in ("ingested", "duplicates") else [])
+            self._save(last_uid=uid, unfiled_uids=unfiled)
 
     def _ingest(self, uid_validity, uid, raw):
         try:
-            with transaction.atomic():
-                email = ingest_message(raw)
+            email = ingest_message(raw)
         except ingest.MalformedMessage as exc:
-            self._report_unreadable(uid_validity, uid, raw, f"not a usable e-mail: {exc}")
+            with transaction.atomic():
+                self._report_unreadable(uid_validity, uid, raw, f"not a usable e-mail: {exc}")
             return "failed"
-        except (DatabaseError, OSError):
-            raise  # the database or the disk, not the message: stop, the next run retries it
-        except Exception as exc:  # one odd message must not block the mailbox
-            self._report_unreadable(uid_validity, uid, raw, f"{type(exc).__name__}: {exc}")
-            return "failed"
+        # Anything else (the database, the disk, a bug) stops the run: the next one retries the message.
         return "duplicates" if email.is_duplicate else "ingested"
 
     def _report_unreadable(self, uid_validity, uid, raw, reason):

@@ -1,15 +1,17 @@
 """The extraction app's django-q2 schedules, registered (idempotently) after every `migrate`.
 
-The IMAP fetch is registered only while IMAP_URL is set (and removed when it is not). django-q2 runs a
-schedule once however many clusters there are; the fetch's own lease (extraction.intake) makes sure a slow
-run and the next minute's never work on the mailbox together.
+The IMAP fetch is registered while IMAP_URL is set and removed when it is not. django-q2 runs a
+schedule once however many clusters there are; the fetch's own lease (extraction.intake) makes sure
+a slow run and the next minute's never work on the mailbox together.
 """
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 from django_q.models import Schedule
 
-from metrics.schedules import register, schedules_table_exists
+from metrics.schedules import register
+
+FETCH_MAIL = "extraction: fetch mail from the IMAP mailbox"
 
 SCHEDULES = [
     {
@@ -29,25 +31,21 @@ SCHEDULES = [
     },
 ]
 
-FETCH_MAIL = "extraction: fetch mail from the IMAP mailbox"
+
+def intake_schedules():
+    """The fetch every IMAP_FETCH_MINUTES while IMAP_URL is set; none without it."""
+    if not settings.IMAP_URL:
+        return []
+    return [{
+        "name": FETCH_MAIL,
+        "func": "extraction.tasks.fetch_mail",  # reads IMAP_URL itself: the password is never a task argument
+        "schedule_type": Schedule.MINUTES,
+        "minutes": max(1, settings.IMAP_FETCH_MINUTES),
+    }]
 
 
 def register_schedules(using=DEFAULT_DB_ALIAS, **kwargs):
     """post_migrate receiver of the extraction app."""
-    register(SCHEDULES, using=using)
-    register_intake_schedule(using=using)
-
-
-def register_intake_schedule(using=DEFAULT_DB_ALIAS, **kwargs):
-    """The fetch every IMAP_FETCH_MINUTES while IMAP_URL is set, else none."""
-    if not schedules_table_exists(using):
-        return
-    if not settings.IMAP_URL:
+    register([*SCHEDULES, *intake_schedules()], using=using)
+    if not settings.IMAP_URL and Schedule._meta.db_table in connections[using].introspection.table_names():
         Schedule.objects.db_manager(using).filter(name=FETCH_MAIL).delete()
-        return
-    register([{
-        "name": FETCH_MAIL,
-        "func": "extraction.tasks.fetch_mail",
-        "schedule_type": Schedule.MINUTES,
-        "minutes": max(1, settings.IMAP_FETCH_MINUTES),
-    }], using=using)

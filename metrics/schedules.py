@@ -30,7 +30,7 @@ def register(specs, *, using=DEFAULT_DB_ALIAS):
     A spec is the Schedule's fields; `previous_names` (optional) lists names it had before: such a row is
     renamed rather than left behind calling a function that may no longer exist.
     """
-    if not schedules_table_exists(using):
+    if Schedule._meta.db_table not in connections[using].introspection.table_names():
         return  # django_q is migrated to zero; nothing to register into
     schedules = Schedule.objects.db_manager(using)
     for spec in specs:
@@ -60,7 +60,3 @@ def register(specs, *, using=DEFAULT_DB_ALIAS):
 def register_schedules(using=DEFAULT_DB_ALIAS, **kwargs):
     """post_migrate receiver of the metrics app."""
     register(SCHEDULES, using=using)
-
-
-def schedules_table_exists(using=DEFAULT_DB_ALIAS):
-    return Schedule._meta.db_table in connections[using].introspection.table_names()

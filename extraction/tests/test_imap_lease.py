@@ -12,7 +12,7 @@ from django_q.models import Schedule
 
 from extraction import imap
 from extraction.models import MailboxState
-from extraction.schedules import FETCH_MAIL, register_intake_schedule
+from extraction.schedules import FETCH_MAIL, register_schedules
 from extraction.services import imap_fetch
 
 pytestmark = pytest.mark.django_db
@@ -95,8 +95,8 @@ def test_without_imap_url_there_is_nothing_to_fetch(settings):
 # The schedule -----------------------------------------------------------------------------------
 
 def test_migrate_registers_one_fetch_every_minute_while_imap_url_is_set(url):
-    register_intake_schedule()
-    register_intake_schedule()
+    register_schedules()
+    register_schedules()
     schedule = Schedule.objects.get(name=FETCH_MAIL)
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
         "extraction.tasks.fetch_mail", Schedule.MINUTES, 1, -1
@@ -105,16 +105,16 @@ def test_migrate_registers_one_fetch_every_minute_while_imap_url_is_set(url):
 
 
 def test_a_changed_interval_updates_the_schedule(url, settings):
-    register_intake_schedule()
+    register_schedules()
     settings.IMAP_FETCH_MINUTES = 5
-    register_intake_schedule()
+    register_schedules()
     assert Schedule.objects.get(name=FETCH_MAIL).minutes == 5
 
 
 def test_unsetting_imap_url_removes_the_schedule(url, settings):
-    register_intake_schedule()
+    register_schedules()
     settings.IMAP_URL = ""
-    register_intake_schedule()
+    register_schedules()
     assert not Schedule.objects.filter(name=FETCH_MAIL).exists()
 
 
