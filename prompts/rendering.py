@@ -23,7 +23,7 @@ from jinja2.visitor import NodeTransformer
 
 from prompts import template_filters, template_language
 from prompts.errors import TemplateRenderError
-from prompts.template_filters import MAX_OUTPUT_SIZE, join_text, require_plain
+from prompts.template_filters import MAX_OUTPUT_SIZE, join_text, refuse_text_larger_than_a_prompt, require_plain
 from prompts.template_language import TemplateRefused
 
 # Per render; a prompt loops over a handful of items (nested loops over long text would not end).
@@ -73,7 +73,7 @@ class _RenderLimits(NodeTransformer):
 
 def _printable(value):
     """Only plain values reach the prompt; an object's repr (a class, a function, a loop) is refused."""
-    return require_plain(value, "printed value")
+    return refuse_text_larger_than_a_prompt(require_plain(value, "printed value"), "a printed value")
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):

@@ -58,9 +58,52 @@ def refuse_larger_than_a_prompt(size, what):
         raise SecurityError(f"{what} would build more than {MAX_OUTPUT_SIZE:,} characters")
 
 
+def text_size_bound(value):
+    """An upper bound of the length of `value` as text (str() or JSON), measured without building it.
+
+    A list that holds the same list many times is counted once per occurrence (its text repeats),
+    in time proportional to the distinct lists, so sharing cannot hide a gigabyte of text.
+    """
+    if isinstance(value, str):
+        return len(value)
+    sizes = {}  # id -> bound, for lists and dicts already measured
+    stack = [(value, False)]
+    while stack:
+        item, children_measured = stack.pop()
+        if id(item) in sizes or not isinstance(item, (list, tuple, dict)):
+            continue
+        children = [c for pair in item.items() for c in pair] if isinstance(item, dict) else list(item)
+        if children_measured:
+            # Two brackets, and ", " or ": " and quotes (or escapes, at most 6 characters each) per item.
+            sizes[id(item)] = 2 + sum(_scalar_or_measured_size(c, sizes) + 4 for c in children)
+            if sizes[id(item)] > MAX_OUTPUT_SIZE:
+                return sizes[id(item)]
+        else:
+            stack.append((item, True))
+            stack.extend((child, False) for child in children if isinstance(child, (list, tuple, dict)))
+    return _scalar_or_measured_size(value, sizes)
+
+
+def _scalar_or_measured_size(value, sizes):
+    if isinstance(value, (list, tuple, dict)):
+        return sizes[id(value)]
+    if isinstance(value, str):
+        return 6 * len(value)
+    return len(str(value)) + 2
+
+
+def refuse_text_larger_than_a_prompt(value, what):
+    """Refuse, before it is turned into text, a plain value whose text would be longer than a prompt."""
+    refuse_larger_than_a_prompt(text_size_bound(value), what)
+    return value
+
+
 def join_text(parts, separator="", what="join"):
     """The plain `parts` joined as text; refused before it is built if it would be too long for a prompt."""
-    texts = [str(require_plain(part)) for part in parts]
+    refuse_larger_than_a_prompt(
+        sum(text_size_bound(require_plain(part)) for part in parts) + len(separator) * max(len(parts) - 1, 0), what
+    )
+    texts = [str(part) for part in parts]
     refuse_larger_than_a_prompt(sum(map(len, texts)) + len(separator) * max(len(texts) - 1, 0), what)
     return separator.join(texts)
 
@@ -165,7 +208,7 @@ def _float(value, default=0.0):
 
 
 def _string(value):
-    return str(require_plain(value))
+    return str(refuse_text_larger_than_a_prompt(require_plain(value), "string"))
 
 
 def _json_default(value):
@@ -178,8 +221,9 @@ def _json_default(value):
 
 def _tojson(value, indent=None):
     # Plain JSON, not Jinja's HTML-safe variant: a prompt is text for a model, never HTML.
+    plain = refuse_text_larger_than_a_prompt(require_plain(value), "tojson")
     text = json.dumps(
-        require_plain(value), indent=bounded("tojson", "indent", indent), ensure_ascii=False, sort_keys=True,
+        plain, indent=bounded("tojson", "indent", indent), ensure_ascii=False, sort_keys=True,
         default=_json_default,
     )
     refuse_larger_than_a_prompt(len(text), "tojson")

@@ -143,8 +143,8 @@ def test_each_attack_of_issue_10_is_refused_when_checked_naming_the_construct_an
 
 @pytest.mark.parametrize(
     "source",
-    ["{{ obj }}", "{{ obj|string }}", "{{ '' ~ obj }}", "{{ [obj] }}", "{{ {'k': obj} }}", "{{ obj|tojson }}",
-     "{{ obj|replace('a', 'b') }}", "{{ [obj]|join }}", "{{ obj|upper }}", "{{ obj|default('-') }}",
+    ["{{ obj }}", "{{ obj|string }}", "{{ '' ~ obj }}", "{{ obj|tojson }}",
+     "{{ obj|replace('a', 'b') }}", "{{ items|join }}", "{{ obj|upper }}", "{{ obj|default('-') }}",
      "{{ items|first }}", "{% for o in items %}{{ o }}{% endfor %}"],
 )
 @pytest.mark.parametrize("obj", [object(), len, lambda: 1, PromptTemplate, PromptTemplate.objects])

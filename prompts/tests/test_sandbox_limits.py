@@ -1,0 +1,61 @@
+"""The second review of the prompt sandbox: each hole it found, built from its payload, stays closed.
+
+Bodies are small and the tests assert the refusal and its reason, never a timing (figures belong in
+benchmarks): a payload that got through again would build gigabytes or run for minutes, and so fail.
+"""
+
+import pytest
+from jinja2 import TemplateSyntaxError
+
+from prompts.errors import TemplateRenderError
+from prompts.rendering import check_template, render_template
+from prompts.template_filters import text_size_bound
+
+VARIABLES = {"subject": "Forderung", "sender": "a@b.de", "body": "Sehr geehrte " * 100}
+
+
+def nested_lists(depth, breadth, inner, var="subject"):
+    """T3: each loop level wraps the previous loop variable `breadth` times into a new list literal."""
+    source, previous = "", var
+    for level in range(depth):
+        source += "{% for v" + str(level) + " in [[" + ", ".join([previous] * breadth) + "]] %}"
+        previous = f"v{level}"
+    return "Betreff\n" + source + inner.replace("Z", previous) + "{% endfor %}" * depth
+
+
+# T3: lists built from loop variables -------------------------------------------------------------
+
+@pytest.mark.parametrize("inner", ["{{ Z }}", "{{ Z|tojson }}", "{{ Z|string }}", "{{ '' ~ Z }}", "{{ Z|join }}"])
+def test_a_list_literal_holding_a_variable_is_refused_at_save_naming_it_and_its_line(inner):
+    with pytest.raises(TemplateSyntaxError) as excinfo:
+        check_template(nested_lists(5, 10, inner))
+    assert "a list literal containing something other than constants" in excinfo.value.message
+    assert excinfo.value.lineno == 2
+
+
+def test_a_list_literal_holding_a_variable_is_refused_when_compiled_for_render():
+    with pytest.raises(TemplateRenderError, match="on line 2: a list literal containing"):
+        render_template(nested_lists(4, 10, "{{ Z }}"), VARIABLES)
+
+
+@pytest.mark.parametrize("source", ["{{ (subject, 1) }}", "{{ {'k': body} }}", "{{ {subject: 1} }}"])
+def test_tuple_and_dict_literals_hold_only_constants_too(source):
+    with pytest.raises(TemplateSyntaxError, match="literal containing something other than constants"):
+        check_template(source)
+
+
+def test_literals_of_constants_and_loops_over_pairs_still_work():
+    source = "{{ [1, ['a', {'k': (2, 3)}]] }}{% for a, b in pairs %}{{ a }}={{ b }}{% endfor %}"
+    check_template(source)
+    assert render_template(source, {"pairs": [("x", 1)]}) == "[1, ['a', {'k': (2, 3)}]]x=1"
+
+
+def test_a_value_shared_many_times_is_measured_as_text_before_it_is_built():
+    # A caller's value can still share one list many times; its text is measured without building it.
+    shared = ["x" * 1000]
+    for _ in range(5):
+        shared = [shared] * 10
+    assert text_size_bound(shared) > 1_000_000  # stops counting once past a prompt
+    for source in ("{{ v }}", "{{ v|string }}", "{{ v|tojson }}", "{{ '' ~ v }}", "{{ v|join }}"):
+        with pytest.raises(TemplateRenderError, match="more than 1,000,000 characters"):
+            render_template(source, {"v": shared})
