@@ -8,14 +8,17 @@ Three lines of defence, through documented Jinja2 extension points only (Jinja2 
    call, `call_binop`/`call_unop` allow arithmetic on numbers only, `is_safe_attribute` refuses
    private attributes and methods, and whose filters and tests are the whitelisted ones.
 3. Limits at render: a `NodeTransformer` routes every loop through an iteration budget and every `~`
-   through a size check made before the text is built; only plain values are printed; the rendered
-   prompt is capped at MAX_OUTPUT_SIZE characters while it is produced.
+   through a size check made before the text is built; only plain values are printed; every filter,
+   `~`, print and loop iteration draws on one work budget and a wall-clock deadline
+   (PROMPT_RENDER_DEADLINE_SECONDS); the rendered prompt is capped at MAX_OUTPUT_SIZE characters
+   while it is produced.
 """
 
 import decimal
 import functools
 import re
 
+from django.conf import settings
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -23,11 +26,18 @@ from jinja2.visitor import NodeTransformer
 
 from prompts import template_filters, template_language
 from prompts.errors import TemplateRenderError
-from prompts.template_filters import MAX_OUTPUT_SIZE, join_text, refuse_text_larger_than_a_prompt, require_plain
+from prompts.template_filters import (
+    MAX_OUTPUT_SIZE,
+    charge_render_work,
+    join_text,
+    refuse_text_larger_than_a_prompt,
+    render_budget,
+    require_plain,
+)
 from prompts.template_language import TemplateRefused
 
 # Per render; a prompt loops over a handful of items (nested loops over long text would not end).
-MAX_LOOP_ITERATIONS = 100_000
+MAX_LOOP_ITERATIONS = 10_000
 _NUMBERS = (int, float, decimal.Decimal)
 # Internal filter names: not valid names in template source, so only the transformer can use them.
 _LOOP_BUDGET_FILTER = "prompt-loop-budget"
@@ -49,6 +59,7 @@ def _counted_loop(eval_ctx, iterable):
         budget.iterations += 1
         if budget.iterations > MAX_LOOP_ITERATIONS:
             raise SecurityError(f"more than {MAX_LOOP_ITERATIONS:,} loop iterations in one prompt")
+        charge_render_work(1)
         yield item
 
 
@@ -147,7 +158,8 @@ def compile_template(source):
 def render_template(source, variables):
     """Render `source` with `variables`; every failure becomes a TemplateRenderError that says why."""
     try:
-        return _bounded_output(compile_template(source).generate(variables))
+        with render_budget(settings.PROMPT_RENDER_DEADLINE_SECONDS):
+            return _bounded_output(compile_template(source).generate(variables))
     except TemplateRefused as exc:
         raise TemplateRenderError(f"Template refused on line {exc.lineno}: {exc.message}") from None
     except SecurityError as exc:

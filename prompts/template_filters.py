@@ -6,10 +6,13 @@ them), so no object or function repr can reach a prompt, and its integer argumen
 filter builds is measured before it is built.
 """
 
+import contextlib
+import contextvars
 import datetime
 import decimal
 import inspect
 import json
+import time
 
 from jinja2 import Undefined, pass_environment
 from jinja2 import filters as jinja_filters
@@ -20,7 +23,48 @@ MAX_OUTPUT_SIZE = 1_000_000
 # Lists and dicts deeper than this are not plain values.
 MAX_VALUE_DEPTH = 32
 
+# Characters (and list items) all filters, `~` and prints of one render may handle together: a
+# prompt handles its text a few times, a loop that runs every filter over the body thousands of
+# times is not a prompt.
+MAX_RENDER_WORK = 20_000_000
+
 PLAIN_SCALARS = (str, int, float, decimal.Decimal, bool, type(None), datetime.date, datetime.time)
+
+
+# The work budget of one render ------------------------------------------------------------------
+
+class _RenderBudget:
+    def __init__(self, seconds):
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.work = 0
+
+    def charge(self, amount):
+        self.work += amount
+        if self.work > MAX_RENDER_WORK:
+            raise SecurityError(f"the template does more than {MAX_RENDER_WORK:,} characters of work in one render")
+        if time.monotonic() >= self.deadline:
+            raise SecurityError(f"the template took longer than {self.seconds:g} seconds to render")
+
+
+_current_budget = contextvars.ContextVar("prompt_render_budget", default=None)
+
+
+@contextlib.contextmanager
+def render_budget(seconds):
+    """Within the block, every filter, `~`, print and loop iteration draws on one budget and deadline."""
+    token = _current_budget.set(_RenderBudget(seconds))
+    try:
+        yield
+    finally:
+        _current_budget.reset(token)
+
+
+def charge_render_work(amount):
+    """Count `amount` of work against the current render's budget and deadline (none outside a render)."""
+    budget = _current_budget.get()
+    if budget is not None:
+        budget.charge(amount)
 
 
 # Plain values --------------------------------------------------------------------------------------
@@ -30,9 +74,10 @@ def require_plain(value, what="value"):
 
     Undefined passes through, so StrictUndefined raises its own clear error where it is used.
     """
-    stack, seen = [(value, 0)], set()
+    stack, seen, work = [(value, 0)], set(), 1
     while stack:
         item, depth = stack.pop()
+        work += len(item) if isinstance(item, str) else 1
         if isinstance(item, Undefined) and depth:
             str(item)  # inside a list it would print as "Undefined"; raise its error instead
         if isinstance(item, PLAIN_SCALARS) or isinstance(item, Undefined) or id(item) in seen:
@@ -49,6 +94,7 @@ def require_plain(value, what="value"):
                 f"a value of type {type(item).__name__} cannot be used in a prompt, "
                 "only plain values (text, numbers, dates, lists and dicts of them)"
             )
+    charge_render_work(work)
     return value
 
 

@@ -59,3 +59,41 @@ def test_a_value_shared_many_times_is_measured_as_text_before_it_is_built():
     for source in ("{{ v }}", "{{ v|string }}", "{{ v|tojson }}", "{{ '' ~ v }}", "{{ v|join }}"):
         with pytest.raises(TemplateRenderError, match="more than 1,000,000 characters"):
             render_template(source, {"v": shared})
+
+
+# T1: CPU without bound inside the iteration cap ----------------------------------------------------
+
+FILTER_CHAIN = "(body|upper|lower|title|capitalize|trim|replace('S','s'))"
+
+
+def test_a_filter_chain_over_the_body_in_a_loop_runs_out_of_the_work_budget():
+    source = "{% for a in body %}{% if " + FILTER_CHAIN + " == 'z' %}{% endif %}{% endfor %}"
+    check_template(source)
+    with pytest.raises(TemplateRenderError, match="characters of work in one render"):
+        render_template(source, {"body": "Sehr geehrte " * 400})
+
+
+def test_sixteen_concatenations_of_the_body_in_a_loop_run_out_of_the_work_budget():
+    source = "{% for a in body %}{% if (" + " ~ ".join(["body"] * 16) + ") == '' %}{% endif %}{% endfor %}"
+    with pytest.raises(TemplateRenderError, match="characters of work in one render"):
+        render_template(source, {"body": "Sehr geehrte " * 400})
+
+
+def test_the_two_nested_loops_of_the_payload_stop_at_the_lowered_iteration_cap():
+    inner = "{% if " + FILTER_CHAIN + " == 'z' %}{% endif %}"
+    source = "{% for a in body %}{% for b in body %}" + inner + "{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateRenderError, match="more than 10,000 loop iterations"):
+        render_template(source, {"body": "Sehr geehrte " * 10})
+
+
+def test_a_render_over_the_deadline_is_stopped_with_a_clear_error(settings):
+    settings.PROMPT_RENDER_DEADLINE_SECONDS = 0
+    with pytest.raises(TemplateRenderError, match="took longer than 0 seconds to render"):
+        render_template("{% for a in items %}{{ a }}{% endfor %}", {"items": ["a", "b"]})
+
+
+def test_each_render_has_its_own_budget():
+    source = "{% for a in items %}{{ body|upper }}{% endfor %}"
+    variables = {"items": list(range(100)), "body": "x" * 10_000}
+    for _ in range(5):
+        assert len(render_template(source, variables)) == 1_000_000
