@@ -38,6 +38,8 @@ from prompts.template_language import TemplateRefused
 
 # Per render; a prompt loops over a handful of items (nested loops over long text would not end).
 MAX_LOOP_ITERATIONS = 10_000
+# Money amounts and counts fit easily; `*` and `//` on larger integers could run for minutes.
+MAX_INT_BITS = 128
 _NUMBERS = (int, float, decimal.Decimal)
 # Internal filter names: not valid names in template source, so only the transformer can use them.
 _LOOP_BUDGET_FILTER = "prompt-loop-budget"
@@ -111,6 +113,10 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context, operator, left, right):
         if operator in ("%", "**") or not (_is_number(left) and _is_number(right)):
             raise SecurityError(f"{operator!r} is only allowed between numbers in a prompt template")
+        huge = any(isinstance(n, int) and n.bit_length() > MAX_INT_BITS for n in (left, right))
+        if huge and operator in ("*", "/", "//"):
+            # Multiplying or dividing huge integers takes time that grows faster than their length.
+            raise SecurityError(f"{operator!r} is only allowed on whole numbers of up to {MAX_INT_BITS} bits")
         return super().call_binop(context, operator, left, right)
 
     def call_unop(self, context, operator, arg):

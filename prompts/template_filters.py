@@ -154,6 +154,10 @@ def join_text(parts, separator="", what="join"):
     return separator.join(texts)
 
 
+# Longer text given to the int filter is not a number a prompt needs.
+MAX_INT_TEXT = 50
+
+
 # Filters ---------------------------------------------------------------------------------------------
 
 # Integer arguments are bounded, so no filter can be asked for a gigabyte of output or CPU.
@@ -246,6 +250,9 @@ def _round(value, precision=0, method="common"):
 
 
 def _int(value, default=0, base=10):
+    if isinstance(value, str) and len(value) > MAX_INT_TEXT:
+        # int() of a long text in base 16 (unlike base 10) has no digit limit and takes quadratic time.
+        raise SecurityError(f"int only converts text of up to {MAX_INT_TEXT} characters")
     return jinja_filters.do_int(require_plain(value), require_plain(default), bounded("int", "base", base))
 
 

@@ -97,3 +97,32 @@ def test_each_render_has_its_own_budget():
     variables = {"items": list(range(100)), "body": "x" * 10_000}
     for _ in range(5):
         assert len(render_template(source, variables)) == 1_000_000
+
+
+# T2: huge integers --------------------------------------------------------------------------------
+
+def hex_text(digit):
+    """A text of 1,000,000 hex digits built in the template from one character (the payload)."""
+    return "(f|replace('f', '" + digit * 1000 + "')|replace('" + digit + "', '" + digit * 1000 + "')|int(0, 16))"
+
+
+def test_int_of_a_long_hex_text_is_refused():
+    source = "{% for f in ['f'] %}{% if (" + hex_text("f") + " * " + hex_text("f") + ") // " + hex_text("e") \
+        + " == 0 %}{% endif %}{% endfor %}done"
+    check_template(source)
+    with pytest.raises(TemplateRenderError, match="int only converts text of up to 50 characters"):
+        render_template(source, {})
+
+
+@pytest.mark.parametrize("operator", ["*", "//", "/"])
+def test_multiplying_or_dividing_integers_above_128_bits_is_refused(operator):
+    assert render_template("{{ n " + operator + " 3 }}", {"n": 2**127}) in {str(2**127 * 3), str(2**127 // 3),
+                                                                         str(2**127 / 3)}
+    with pytest.raises(TemplateRenderError, match="up to 128 bits"):
+        render_template("{{ n " + operator + " 3 }}", {"n": 2**129})
+    with pytest.raises(TemplateRenderError, match="up to 128 bits"):
+        render_template("{{ 0x" + "f" * 200 + " " + operator + " 3 }}", {})
+
+
+def test_ordinary_integer_text_still_converts():
+    assert render_template("{{ ('12'|int) * 2 }} {{ 'ff'|int(0, 16) }}", {}) == "24 255"
