@@ -40,6 +40,8 @@ from prompts.template_language import TemplateRefused
 MAX_LOOP_ITERATIONS = 10_000
 # Money amounts and counts fit easily; `*` and `//` on larger integers could run for minutes.
 MAX_INT_BITS = 128
+# Prompts are a few thousand characters; compiling a megabyte of template takes seconds and gigabytes.
+MAX_TEMPLATE_SIZE = 100_000
 _NUMBERS = (int, float, decimal.Decimal)
 # Internal filter names: not valid names in template source, so only the transformer can use them.
 _LOOP_BUDGET_FILTER = "prompt-loop-budget"
@@ -133,16 +135,20 @@ _environment = PromptSandbox(undefined=StrictUndefined, autoescape=False, keep_t
 
 
 def _parse(source):
+    if len(source) > MAX_TEMPLATE_SIZE:
+        raise TemplateRefused(f"a template longer than {MAX_TEMPLATE_SIZE:,} characters is not a prompt", 1)
     try:
         return _environment.parse(source)
     except RecursionError:
         raise TemplateRefused("nesting this deep is not allowed in a prompt template", 1) from None
+    except ValueError as exc:  # e.g. a number literal beyond Python's digit limit
+        raise TemplateRefused(f"a value the template language cannot read ({exc})", 1) from None
 
 
 def check_template(source):
     """Raise TemplateSyntaxError (with `.lineno` and `.message`) for invalid templates or constructs
     outside the prompt template language (TemplateRefused)."""
-    template_language.check_tree(_parse(source))
+    compile_template(source)  # compiled at save too: Python refuses some templates Jinja2 parses
 
 
 def template_variables(source):
@@ -158,7 +164,10 @@ def compile_template(source):
     """Check and compile once per process; versions are immutable, so the source text is a safe cache key."""
     tree = _parse(source)
     template_language.check_tree(tree)
-    return _environment.from_string(_RenderLimits().visit(tree))
+    try:
+        return _environment.from_string(_RenderLimits().visit(tree))
+    except SyntaxError as exc:  # Python's own limits, e.g. "too many statically nested blocks"
+        raise TemplateRefused(f"the template is too complex to compile ({exc.msg})", 1) from None
 
 
 def render_template(source, variables):

@@ -111,6 +111,9 @@ def check_tree(tree):
     stack = [(tree, None, 0)]
     while stack:
         node, parent, depth = stack.pop()
+        if node.lineno is None and parent is not None:
+            # Some nodes (the Scope of {% autoescape %}) come without a line: take their first child's.
+            node.lineno = next((child.lineno for child in node.iter_child_nodes() if child.lineno), parent.lineno)
         if depth > MAX_NESTING:
             refuse(f"nesting deeper than {MAX_NESTING} levels", node.lineno)
         _check_node(node, parent)

@@ -135,3 +135,27 @@ def test_multiplying_or_dividing_integers_above_128_bits_is_refused(operator):
 
 def test_ordinary_integer_text_still_converts():
     assert render_template("{{ ('12'|int) * 2 }} {{ 'ff'|int(0, 16) }}", {}) == "24 255"
+
+
+# T4-T7: what failed at save or later -------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ 1" + "0" * 5000 + " }}", "a value the template language cannot read"),  # T4: was an HTTP 500
+        ("{{ subject }}" * 8_000, "longer than 100,000 characters"),  # T5
+        ("{% for a in subject %}" * 21 + "x" + "{% endfor %}" * 21, "too complex to compile"),  # T6
+    ],
+)
+def test_templates_that_failed_later_are_refused_at_save_and_at_render(source, reason):
+    with pytest.raises(TemplateSyntaxError, match=reason):
+        check_template(source)
+    with pytest.raises(TemplateRenderError, match=reason):
+        render_template(source, VARIABLES)
+
+
+def test_autoescape_is_refused_naming_its_line():
+    with pytest.raises(TemplateSyntaxError) as excinfo:
+        check_template("Betreff\n{% autoescape false %}{{ subject }}{% endautoescape %}")
+    assert "{% autoescape %}" in excinfo.value.message
+    assert excinfo.value.lineno == 2
