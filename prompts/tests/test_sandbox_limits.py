@@ -10,6 +10,7 @@ from jinja2 import TemplateSyntaxError
 from prompts import template_filters
 from prompts.errors import TemplateRenderError
 from prompts.rendering import check_template, render_template
+from prompts.schemas import answer_schema_error
 from prompts.template_filters import text_size_bound
 
 VARIABLES = {"subject": "Forderung", "sender": "a@b.de", "body": "Sehr geehrte " * 100}
@@ -159,3 +160,19 @@ def test_autoescape_is_refused_naming_its_line():
         check_template("Betreff\n{% autoescape false %}{{ subject }}{% endautoescape %}")
     assert "{% autoescape %}" in excinfo.value.message
     assert excinfo.value.lineno == 2
+
+
+# S1/S5: answer validation never crashes ------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("schema", "answer", "reason"),
+    [
+        ({"$schema": "http://json-schema.org/draft-04/schema#", "definitions": {"q": {"type": "string"}},
+          "properties": {"p": {"id": "http://x.invalid/a.json", "allOf": [{"$ref": "#/definitions/q"}],
+                               "definitions": {"q": {"allOf": [{"$ref": "#/definitions/q"}]}}}}},
+         {"p": 1}, "cannot be used"),
+        ({"properties": {"x": {"type": "string", "pattern": "(("}}}, {"x": "a"}, "cannot be used"),
+    ],
+)
+def test_an_unusable_stored_schema_sends_the_answer_to_review_instead_of_crashing(schema, answer, reason):
+    assert reason in answer_schema_error(answer, schema)
