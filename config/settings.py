@@ -193,6 +193,8 @@ else:
 
 # How long a process may serve a cached active prompt before asking the database again.
 PROMPT_CACHE_TTL_SECONDS = env.float("PROMPT_CACHE_TTL_SECONDS", default=1.0)
+# A render running longer is stopped with a TemplateRenderError (a preview or the worker never hangs).
+PROMPT_RENDER_DEADLINE_SECONDS = env.float("PROMPT_RENDER_DEADLINE_SECONDS", default=2.0)
 
 # Safe release (issue 14). The activation gate: validators every activation and canary must pass, like
 # AUTH_PASSWORD_VALIDATORS ({"NAME": dotted path, "OPTIONS": {...}}); see prompts/gate.py. An operator with

@@ -8,14 +8,17 @@ Three lines of defence, through documented Jinja2 extension points only (Jinja2 
    call, `call_binop`/`call_unop` allow arithmetic on numbers only, `is_safe_attribute` refuses
    private attributes and methods, and whose filters and tests are the whitelisted ones.
 3. Limits at render: a `NodeTransformer` routes every loop through an iteration budget and every `~`
-   through a size check made before the text is built; only plain values are printed; the rendered
-   prompt is capped at MAX_OUTPUT_SIZE characters while it is produced.
+   through a size check made before the text is built; only plain values are printed; every filter,
+   `~`, print and loop iteration draws on one work budget and a wall-clock deadline
+   (PROMPT_RENDER_DEADLINE_SECONDS); the rendered prompt is capped at MAX_OUTPUT_SIZE characters
+   while it is produced.
 """
 
 import decimal
 import functools
 import re
 
+from django.conf import settings
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -23,11 +26,22 @@ from jinja2.visitor import NodeTransformer
 
 from prompts import template_filters, template_language
 from prompts.errors import TemplateRenderError
-from prompts.template_filters import MAX_OUTPUT_SIZE, join_text, require_plain
+from prompts.template_filters import (
+    MAX_OUTPUT_SIZE,
+    charge_render_work,
+    join_text,
+    refuse_text_larger_than_a_prompt,
+    render_budget,
+    require_plain,
+)
 from prompts.template_language import TemplateRefused
 
 # Per render; a prompt loops over a handful of items (nested loops over long text would not end).
-MAX_LOOP_ITERATIONS = 100_000
+MAX_LOOP_ITERATIONS = 10_000
+# Money amounts and counts fit easily; `*` and `//` on larger integers could run for minutes.
+MAX_INT_BITS = 128
+# Prompts are a few thousand characters; compiling a megabyte of template takes seconds and gigabytes.
+MAX_TEMPLATE_SIZE = 100_000
 _NUMBERS = (int, float, decimal.Decimal)
 # Internal filter names: not valid names in template source, so only the transformer can use them.
 _LOOP_BUDGET_FILTER = "prompt-loop-budget"
@@ -49,6 +63,7 @@ def _counted_loop(eval_ctx, iterable):
         budget.iterations += 1
         if budget.iterations > MAX_LOOP_ITERATIONS:
             raise SecurityError(f"more than {MAX_LOOP_ITERATIONS:,} loop iterations in one prompt")
+        charge_render_work(1)
         yield item
 
 
@@ -73,7 +88,7 @@ class _RenderLimits(NodeTransformer):
 
 def _printable(value):
     """Only plain values reach the prompt; an object's repr (a class, a function, a loop) is refused."""
-    return require_plain(value, "printed value")
+    return refuse_text_larger_than_a_prompt(require_plain(value, "printed value"), "a printed value")
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):
@@ -100,6 +115,10 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context, operator, left, right):
         if operator in ("%", "**") or not (_is_number(left) and _is_number(right)):
             raise SecurityError(f"{operator!r} is only allowed between numbers in a prompt template")
+        huge = any(isinstance(n, int) and n.bit_length() > MAX_INT_BITS for n in (left, right))
+        if huge and operator in ("*", "/", "//"):
+            # Multiplying or dividing huge integers takes time that grows faster than their length.
+            raise SecurityError(f"{operator!r} is only allowed on whole numbers of up to {MAX_INT_BITS} bits")
         return super().call_binop(context, operator, left, right)
 
     def call_unop(self, context, operator, arg):
@@ -116,16 +135,20 @@ _environment = PromptSandbox(undefined=StrictUndefined, autoescape=False, keep_t
 
 
 def _parse(source):
+    if len(source) > MAX_TEMPLATE_SIZE:
+        raise TemplateRefused(f"a template longer than {MAX_TEMPLATE_SIZE:,} characters is not a prompt", 1)
     try:
         return _environment.parse(source)
     except RecursionError:
         raise TemplateRefused("nesting this deep is not allowed in a prompt template", 1) from None
+    except ValueError as exc:  # e.g. a number literal beyond Python's digit limit
+        raise TemplateRefused(f"a value the template language cannot read ({exc})", 1) from None
 
 
 def check_template(source):
     """Raise TemplateSyntaxError (with `.lineno` and `.message`) for invalid templates or constructs
     outside the prompt template language (TemplateRefused)."""
-    template_language.check_tree(_parse(source))
+    compile_template(source)  # compiled at save too: Python refuses some templates Jinja2 parses
 
 
 def template_variables(source):
@@ -141,13 +164,17 @@ def compile_template(source):
     """Check and compile once per process; versions are immutable, so the source text is a safe cache key."""
     tree = _parse(source)
     template_language.check_tree(tree)
-    return _environment.from_string(_RenderLimits().visit(tree))
+    try:
+        return _environment.from_string(_RenderLimits().visit(tree))
+    except SyntaxError as exc:  # Python's own limits, e.g. "too many statically nested blocks"
+        raise TemplateRefused(f"the template is too complex to compile ({exc.msg})", 1) from None
 
 
 def render_template(source, variables):
     """Render `source` with `variables`; every failure becomes a TemplateRenderError that says why."""
     try:
-        return _bounded_output(compile_template(source).generate(variables))
+        with render_budget(settings.PROMPT_RENDER_DEADLINE_SECONDS):
+            return _bounded_output(compile_template(source).generate(variables))
     except TemplateRefused as exc:
         raise TemplateRenderError(f"Template refused on line {exc.lineno}: {exc.message}") from None
     except SecurityError as exc:

@@ -59,6 +59,10 @@ def answer_schema_error(data, schema):
         return f"the prompt version's output schema cannot be used: {exc}"
     except referencing.exceptions.Unresolvable as exc:
         return f"the prompt version's output schema has a reference that cannot be resolved: {exc}"
+    except RecursionError:
+        return "the prompt version's output schema cannot be used: validating the answer recursed without end"
+    except Exception as exc:  # a stored schema that never went through the form ("pattern": "((")
+        return f"the prompt version's output schema cannot be used: {type(exc).__name__}: {exc}"
     if error is None:
         return ""
     where = "/".join(str(p) for p in error.absolute_path) or "the top level"

@@ -6,10 +6,13 @@ them), so no object or function repr can reach a prompt, and its integer argumen
 filter builds is measured before it is built.
 """
 
+import contextlib
+import contextvars
 import datetime
 import decimal
 import inspect
 import json
+import time
 
 from jinja2 import Undefined, pass_environment
 from jinja2 import filters as jinja_filters
@@ -20,7 +23,48 @@ MAX_OUTPUT_SIZE = 1_000_000
 # Lists and dicts deeper than this are not plain values.
 MAX_VALUE_DEPTH = 32
 
+# Characters (and list items) all filters, `~` and prints of one render may handle together: a
+# prompt handles its text a few times, a loop that runs every filter over the body thousands of
+# times is not a prompt.
+MAX_RENDER_WORK = 20_000_000
+
 PLAIN_SCALARS = (str, int, float, decimal.Decimal, bool, type(None), datetime.date, datetime.time)
+
+
+# The work budget of one render ------------------------------------------------------------------
+
+class _RenderBudget:
+    def __init__(self, seconds):
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.work = 0
+
+    def charge(self, amount):
+        self.work += amount
+        if self.work > MAX_RENDER_WORK:
+            raise SecurityError(f"the template does more than {MAX_RENDER_WORK:,} characters of work in one render")
+        if time.monotonic() >= self.deadline:
+            raise SecurityError(f"the template took longer than {self.seconds:g} seconds to render")
+
+
+_current_budget = contextvars.ContextVar("prompt_render_budget", default=None)
+
+
+@contextlib.contextmanager
+def render_budget(seconds):
+    """Within the block, every filter, `~`, print and loop iteration draws on one budget and deadline."""
+    token = _current_budget.set(_RenderBudget(seconds))
+    try:
+        yield
+    finally:
+        _current_budget.reset(token)
+
+
+def charge_render_work(amount):
+    """Count `amount` of work against the current render's budget and deadline (none outside a render)."""
+    budget = _current_budget.get()
+    if budget is not None:
+        budget.charge(amount)
 
 
 # Plain values --------------------------------------------------------------------------------------
@@ -30,9 +74,10 @@ def require_plain(value, what="value"):
 
     Undefined passes through, so StrictUndefined raises its own clear error where it is used.
     """
-    stack, seen = [(value, 0)], set()
+    stack, seen, work = [(value, 0)], set(), 1
     while stack:
         item, depth = stack.pop()
+        work += len(item) if isinstance(item, str) else 1
         if isinstance(item, Undefined) and depth:
             str(item)  # inside a list it would print as "Undefined"; raise its error instead
         if isinstance(item, PLAIN_SCALARS) or isinstance(item, Undefined) or id(item) in seen:
@@ -49,6 +94,7 @@ def require_plain(value, what="value"):
                 f"a value of type {type(item).__name__} cannot be used in a prompt, "
                 "only plain values (text, numbers, dates, lists and dicts of them)"
             )
+    charge_render_work(work)
     return value
 
 
@@ -58,11 +104,58 @@ def refuse_larger_than_a_prompt(size, what):
         raise SecurityError(f"{what} would build more than {MAX_OUTPUT_SIZE:,} characters")
 
 
+def text_size_bound(value):
+    """An upper bound of the length of `value` as text (str() or JSON), measured without building it.
+
+    A list that holds the same list many times is counted once per occurrence (its text repeats),
+    in time proportional to the distinct lists, so sharing cannot hide a gigabyte of text.
+    """
+    if isinstance(value, str):
+        return len(value)
+    sizes = {}  # id -> bound, for lists and dicts already measured
+    stack = [(value, False)]
+    while stack:
+        item, children_measured = stack.pop()
+        if id(item) in sizes or not isinstance(item, (list, tuple, dict)):
+            continue
+        children = [c for pair in item.items() for c in pair] if isinstance(item, dict) else list(item)
+        if children_measured:
+            # Two brackets, and ", " or ": " and quotes (or escapes, at most 6 characters each) per item.
+            sizes[id(item)] = 2 + sum(_scalar_or_measured_size(c, sizes) + 4 for c in children)
+            if sizes[id(item)] > MAX_OUTPUT_SIZE:
+                return sizes[id(item)]
+        else:
+            stack.append((item, True))
+            stack.extend((child, False) for child in children if isinstance(child, (list, tuple, dict)))
+    return _scalar_or_measured_size(value, sizes)
+
+
+def _scalar_or_measured_size(value, sizes):
+    if isinstance(value, (list, tuple, dict)):
+        return sizes[id(value)]
+    if isinstance(value, str):
+        return 6 * len(value)
+    return len(str(value)) + 2
+
+
+def refuse_text_larger_than_a_prompt(value, what):
+    """Refuse, before it is turned into text, a plain value whose text would be longer than a prompt."""
+    refuse_larger_than_a_prompt(text_size_bound(value), what)
+    return value
+
+
 def join_text(parts, separator="", what="join"):
     """The plain `parts` joined as text; refused before it is built if it would be too long for a prompt."""
-    texts = [str(require_plain(part)) for part in parts]
+    refuse_larger_than_a_prompt(
+        sum(text_size_bound(require_plain(part)) for part in parts) + len(separator) * max(len(parts) - 1, 0), what
+    )
+    texts = [str(part) for part in parts]
     refuse_larger_than_a_prompt(sum(map(len, texts)) + len(separator) * max(len(texts) - 1, 0), what)
     return separator.join(texts)
+
+
+# Longer text given to the int filter is not a number a prompt needs.
+MAX_INT_TEXT = 50
 
 
 # Filters ---------------------------------------------------------------------------------------------
@@ -157,6 +250,9 @@ def _round(value, precision=0, method="common"):
 
 
 def _int(value, default=0, base=10):
+    if isinstance(value, str) and len(value) > MAX_INT_TEXT:
+        # int() of a long text in base 16 (unlike base 10) has no digit limit and takes quadratic time.
+        raise SecurityError(f"int only converts text of up to {MAX_INT_TEXT} characters")
     return jinja_filters.do_int(require_plain(value), require_plain(default), bounded("int", "base", base))
 
 
@@ -165,7 +261,7 @@ def _float(value, default=0.0):
 
 
 def _string(value):
-    return str(require_plain(value))
+    return str(refuse_text_larger_than_a_prompt(require_plain(value), "string"))
 
 
 def _json_default(value):
@@ -178,8 +274,9 @@ def _json_default(value):
 
 def _tojson(value, indent=None):
     # Plain JSON, not Jinja's HTML-safe variant: a prompt is text for a model, never HTML.
+    plain = refuse_text_larger_than_a_prompt(require_plain(value), "tojson")
     text = json.dumps(
-        require_plain(value), indent=bounded("tojson", "indent", indent), ensure_ascii=False, sort_keys=True,
+        plain, indent=bounded("tojson", "indent", indent), ensure_ascii=False, sort_keys=True,
         default=_json_default,
     )
     refuse_larger_than_a_prompt(len(text), "tojson")

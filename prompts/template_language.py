@@ -111,6 +111,9 @@ def check_tree(tree):
     stack = [(tree, None, 0)]
     while stack:
         node, parent, depth = stack.pop()
+        if node.lineno is None and parent is not None:
+            # Some nodes (the Scope of {% autoescape %}) come without a line: take their first child's.
+            node.lineno = next((child.lineno for child in node.iter_child_nodes() if child.lineno), parent.lineno)
         if depth > MAX_NESTING:
             refuse(f"nesting deeper than {MAX_NESTING} levels", node.lineno)
         _check_node(node, parent)
@@ -137,9 +140,29 @@ def _check_node(node, parent):
     elif isinstance(node, nodes.Test):
         if node.name not in TESTS or node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
             refuse(f"the test {node.name!r}", node.lineno, f"tests without arguments: {', '.join(TESTS)}")
+    elif isinstance(node, (nodes.List, nodes.Tuple, nodes.Dict)):
+        _check_literal_items(node)
     elif isinstance(node, (nodes.Mul, nodes.Add)):
         if any(_is_text_or_sequence(operand) for operand in (node.left, node.right)):
             refuse(f"{node.operator!r} on text or lists", node.lineno, "it works on numbers; join text with ~")
+
+
+def _check_literal_items(node):
+    # Only constants inside a literal: a variable or a loop variable inside one lets a few nested
+    # loops build lists whose text runs to gigabytes ([[v, v, v]] nested per loop).
+    if isinstance(node, nodes.Tuple) and node.ctx == "store":
+        return  # the targets of {% for a, b in pairs %}
+    items = [part for pair in node.items for part in (pair.key, pair.value)] if isinstance(node, nodes.Dict) \
+        else node.items
+    for item in items:
+        if not isinstance(item, (nodes.Const, nodes.List, nodes.Tuple, nodes.Dict)):
+            refuse(
+                f"{_LITERAL_NAMES[type(node)]} containing something other than constants", node.lineno,
+                "write only literals inside [...], (...) and {...}",
+            )
+
+
+_LITERAL_NAMES = {nodes.List: "a list literal", nodes.Tuple: "a tuple literal", nodes.Dict: "a dict literal"}
 
 
 def _describe_callee(node):
