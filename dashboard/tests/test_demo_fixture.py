@@ -40,6 +40,7 @@ def loaded(db):
     call_command("loaddata", "demo", verbosity=0)
 
 
+@pytest.mark.slow  # migrates and builds in a throw-away database in child processes
 def test_the_fixture_file_is_what_the_generator_writes(tmp_path):
     output = tmp_path / "demo.json"
     call_command("build_demo_fixture", output=str(output), stdout=StringIO())
