@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from metrics.days import local_day
 from metrics.models import MetricType, parse_labels_key
-from prompts.models import PromptActivation
+from prompts.models import PromptActivation, PromptRollout
 
 
 def rounded(value, places):
@@ -86,7 +86,7 @@ def _chart_data(*, day_range, charts, markers=()):
     }
 
 
-def performance_chart_data(*, versions, figures, day_range, activations):
+def performance_chart_data(*, versions, figures, day_range, activations, rollouts=()):
     """The performance page's charts: `figures` is {version pk: {day: DayFigures}}."""
     dates = day_range.dates
     charts = []
@@ -105,19 +105,49 @@ def performance_chart_data(*, versions, figures, day_range, activations):
             "datasets": datasets,
         })
     markers = activation_markers(activations=activations, day_range=day_range)
-    return _chart_data(day_range=day_range, charts=charts, markers=markers)
+    markers += canary_markers(rollouts=rollouts, day_range=day_range)
+    return _chart_data(day_range=day_range, charts=charts, markers=sorted(markers, key=lambda m: m["at"]))
 
 
 def activation_markers(*, activations, day_range):
-    """Activations as dashed lines on the time axis: {day, index, label} with labels like "v2 by erika"."""
+    """Activations as dashed lines on the time axis: {day, index, label, kind, at}, labels like "v2 by erika"."""
     markers = []
     for activation in activations:
-        day = local_day(activation.activated_at)
         label = f"v{activation.to_version.version} by {activation.activated_by}"
         if activation.kind == PromptActivation.Kind.ROLLBACK:
             label += " (rollback)"
-        markers.append({"day": day.isoformat(), "index": (day - day_range.first).days, "label": label})
+        elif activation.kind == PromptActivation.Kind.PROMOTE:
+            label += " (canary promoted)"
+        markers.append(_marker(activation.activated_at, label, "activation", day_range))
     return markers
+
+
+def canary_markers(*, rollouts, day_range):
+    """A canary's start, and its end unless it was promoted (that is an activation), inside the range.
+
+    Labels like "canary v3 at 20 % by erika" and "canary v3 rolled back by canary monitor"; kind
+    "canary" or "canary_end" (a rollback or stop), which the page draws in their own colours.
+    """
+    first, last = day_range.first, day_range.last
+    markers = []
+    for rollout in rollouts:
+        candidate = f"canary v{rollout.candidate.version}"
+        if first <= local_day(rollout.started_at) <= last:
+            label = f"{candidate} at {rollout.percent} % by {rollout.started_by}"
+            markers.append(_marker(rollout.started_at, label, "canary", day_range))
+        ended = rollout.ended_at is not None and rollout.state != PromptRollout.State.PROMOTED
+        if ended and first <= local_day(rollout.ended_at) <= last:
+            label = f"{candidate} {rollout.get_state_display().lower()} by {rollout.ended_by}"
+            markers.append(_marker(rollout.ended_at, label, "canary_end", day_range))
+    return markers
+
+
+def _marker(moment, label, kind, day_range):
+    day = local_day(moment)
+    return {
+        "day": day.isoformat(), "index": (day - day_range.first).days, "label": label, "kind": kind,
+        "at": moment.isoformat(),
+    }
 
 
 def operations_chart_data(*, rows, day_range):

@@ -11,6 +11,7 @@ def prompt_performance(*, task_type, name, day_range):
     chart_data = charts.performance_chart_data(
         versions=versions, figures=figures, day_range=day_range,
         activations=selectors.activations_in_range(task_type=task_type, name=name, day_range=day_range),
+        rollouts=selectors.rollouts_in_range(task_type=task_type, name=name, day_range=day_range),
     )
     has_data = any(figures.values())
     return {

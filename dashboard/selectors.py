@@ -6,8 +6,9 @@ today, today so far comes from the raw rows (the rollup of today only runs tomor
 """
 
 from collections import defaultdict
+from datetime import timedelta
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 from dashboard.figures import DayFigures
 from extraction.models import IncomingEmail
@@ -15,7 +16,8 @@ from extraction.selectors import intake_status
 from metrics.days import day_bounds
 from metrics.models import OperationalMetricsDaily, PromptPerformanceDaily
 from metrics.selectors import operational_day_aggregates, prompt_day_aggregates
-from prompts.models import PromptActivation, PromptTemplate
+from prompts import selectors as prompt_selectors
+from prompts.models import PromptActivation, PromptRollout, PromptTemplate
 
 # Prompt performance ---------------------------------------------------------------------------------------
 
@@ -61,6 +63,18 @@ def activations_in_range(*, task_type, name, day_range):
     )
 
 
+def rollouts_in_range(*, task_type, name, day_range):
+    """Canaries of a prompt that started or ended inside the range, oldest first."""
+    start, _ = day_bounds(day_range.first)
+    _, end = day_bounds(day_range.last)
+    return list(
+        PromptRollout.objects.filter(task_type=task_type, name=name)
+        .filter(Q(started_at__gte=start, started_at__lt=end) | Q(ended_at__gte=start, ended_at__lt=end))
+        .select_related("candidate")
+        .order_by("started_at", "id")
+    )
+
+
 def last_prompt_day_with_data(*, versions):
     return PromptPerformanceDaily.objects.filter(prompt_version__in=versions).aggregate(last=Max("date"))["last"]
 
@@ -87,6 +101,8 @@ def last_operational_day_with_data():
 # Admin index ----------------------------------------------------------------------------------------------
 
 FAILED_SHOWN = 5
+# How far back the index lists the canaries' ends (the monitor's decisions and operators' stops).
+RELEASE_DECISIONS_DAYS = 7
 
 
 def prompt_overview():
@@ -112,6 +128,7 @@ def index_overview(*, user, today):
     overview = {"overview_today": today}
     if user.has_perm("prompts.view_prompttemplate"):
         overview["prompt_overview"] = prompt_overview()
+        overview.update(release_overview(today=today))
     if user.has_perm("extraction.view_incomingemail"):
         failed = IncomingEmail.objects.filter(status=IncomingEmail.Status.FAILED).order_by("-updated_at")
         overview["emails_today"] = emails_today_by_status(today=today)
@@ -121,6 +138,17 @@ def index_overview(*, user, today):
         overview["intake"] = intake_status()
     overview["can_view_operations"] = can_view_operations(user)
     return overview
+
+
+def release_overview(*, today):
+    """Four-eyes requests waiting for a decision, running canaries, and canaries that ended in the last days."""
+    since, _ = day_bounds(today - timedelta(days=RELEASE_DECISIONS_DAYS - 1))
+    return {
+        "pending_requests": list(prompt_selectors.pending_requests()),
+        "running_rollouts": list(prompt_selectors.running_rollouts().order_by("started_at")),
+        "ended_rollouts": list(prompt_selectors.ended_rollouts(since=since)),
+        "release_decisions_days": RELEASE_DECISIONS_DAYS,
+    }
 
 
 def can_view_operations(user):

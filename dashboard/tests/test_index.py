@@ -6,8 +6,10 @@ import pytest
 from django.utils import timezone
 
 from extraction.models import IncomingEmail
-from prompts.services import prompt_activate
-from prompts.tests.factories import login
+from prompts.models import PromptRollout
+from prompts.selectors import get_active_prompt
+from prompts.services import activation_request, prompt_activate, rollout_roll_back, rollout_start, rollout_stop
+from prompts.tests.factories import ACTIVATE_VERSION, login, make_staff_user, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +69,33 @@ def test_the_index_shows_only_what_the_operator_may_see(client, db):
 def test_the_index_links_to_the_operations_page_for_those_who_may_open_it(client, db):
     html = login(client, "erika", "metrics.view_operationalmetricsdaily").get("/admin/").content.decode()
     assert "/admin/operations/" in html
+
+
+def test_the_index_lists_pending_requests_running_canaries_and_the_monitors_recent_decisions(client, intent_v1):
+    erika = make_staff_user("erika", ACTIVATE_VERSION)
+    v2, v3 = make_version(intent_v1), make_version(intent_v1)
+    rolled_back = rollout_start(candidate=v2, percent=20, started_by="erika")
+    rollout_roll_back(rollout=rolled_back, reason="the candidate failed 10 of its first 20 calls", figures={})
+    running = rollout_start(candidate=v3, percent=10, started_by="erika")
+    request = activation_request(
+        template=make_version(get_active_prompt("extraction", "email_body")), requested_by=erika, reason="Bitte prüfen",
+    )
+    old = rollout_start(candidate=make_version(get_active_prompt("extraction", "image")), percent=5, started_by="x")
+    rollout_stop(rollout=old, stopped_by="olga", reason="long ago")
+    PromptRollout.objects.filter(pk=old.pk).update(ended_at=timezone.now() - timedelta(days=8))
+
+    response = login(client, "olga", "prompts.view_prompttemplate").get("/admin/")
+    assert response.context["pending_requests"] == [request]
+    assert response.context["running_rollouts"] == [running]
+    assert response.context["ended_rollouts"] == [rolled_back]  # the stop 8 days ago is not listed
+    html = response.content.decode()
+    assert f"/admin/prompts/activationrequest/{request.pk}/change/" in html
+    assert f"/admin/prompts/promptrollout/{running.pk}/change/" in html
+    assert "Canary rolled back:" in html and "the candidate failed 10 of its first 20 calls" in html
+
+
+def test_the_index_shows_releases_only_to_those_who_may_see_prompts(client, intent_v1):
+    rollout_start(candidate=make_version(intent_v1), percent=20, started_by="erika")
+    response = login(client, "otto", "extraction.view_incomingemail").get("/admin/")
+    assert "running_rollouts" not in response.context
+    assert 'id="overview-release"' not in response.content.decode()

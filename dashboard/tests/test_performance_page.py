@@ -11,8 +11,8 @@ from dashboard.charts import chart_tables
 from dashboard.tests.conftest import daily, days_ago
 from metrics.collector import MetricsCollector
 from metrics.days import day_bounds
-from prompts.models import PromptActivation
-from prompts.services import prompt_activate
+from prompts.models import PromptActivation, PromptRollout
+from prompts.services import MONITOR, prompt_activate, rollout_promote, rollout_roll_back, rollout_start
 
 pytestmark = pytest.mark.django_db
 
@@ -108,10 +108,32 @@ def test_the_range_is_the_chosen_number_of_days_ending_on_the_chosen_day(intent_
 
 
 def test_activations_in_the_range_are_markers_labelled_with_version_and_operator(intent_v1, intent_v2, today):
-    prompt_activate(template=intent_v2, activated_by="erika")
+    activation = prompt_activate(template=intent_v2, activated_by="erika")
     markers = performance(today)["chart_data"]["markers"]
     # The seeding of v1 (by the migration) is not an operator's decision and is not marked.
-    assert markers == [{"day": today.isoformat(), "index": 6, "label": "v2 by erika"}]
+    assert markers == [{
+        "day": today.isoformat(), "index": 6, "label": "v2 by erika", "kind": "activation",
+        "at": activation.activated_at.isoformat(),
+    }]
+
+
+def test_a_canary_is_marked_where_it_started_and_where_the_monitor_rolled_it_back(intent_v1, intent_v2, today):
+    rollout = rollout_start(candidate=intent_v2, percent=20, started_by="erika")
+    PromptRollout.objects.filter(pk=rollout.pk).update(started_at=day_bounds(days_ago(today, 2))[0])
+    rollout_roll_back(rollout=rollout, reason="failure rate regression", figures={})
+    markers = performance(today)["chart_data"]["markers"]
+    assert [(m["index"], m["kind"], m["label"]) for m in markers] == [
+        (4, "canary", "canary v2 at 20 % by erika"),
+        (6, "canary_end", "canary v2 rolled back by canary monitor"),
+    ]
+
+
+def test_a_promoted_canary_is_marked_once_as_its_activation(intent_v1, intent_v2, today):
+    rollout_promote(rollout=rollout_start(candidate=intent_v2, percent=10, started_by="erika"), promoted_by=MONITOR)
+    markers = performance(today)["chart_data"]["markers"]
+    assert [(m["kind"], m["label"]) for m in markers] == [
+        ("canary", "canary v2 at 10 % by erika"), ("activation", "v2 by canary monitor (canary promoted)"),
+    ]
 
 
 def test_activations_outside_the_range_are_not_marked(intent_v1, intent_v2, today):

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from evaluation.tests.calls import record_calls
 from prompts.models import ActivationRequest, PromptRollout
 from prompts.selectors import get_active_prompt
 from prompts.tests.factories import APPROVER_PERMISSIONS, OPERATOR_PERMISSIONS, make_staff_user, make_version
@@ -12,6 +13,9 @@ from prompts.tests.factories import APPROVER_PERMISSIONS, OPERATOR_PERMISSIONS, 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PASSWORD = "geheim-123"
+# The markers Chart.js draws on the first chart: label and colour, from the library's own state.
+MARKERS_JS = """() => Object.values(Chart.getChart(document.querySelector("canvas[data-chart]"))
+    .options.plugins.annotation.annotations).map((a) => [a.label.content, a.borderColor])"""
 
 
 def staff_user(username, *permissions):
@@ -80,3 +84,12 @@ def test_a_canary_requested_by_one_operator_approved_by_another_runs_and_is_stop
     assert (rollout.state, rollout.ended_by) == ("stopped", "olga")
     assert rollout.end_reason == "Gläubiger fragt nach, erst klären"
     assert (rollout.request, get_active_prompt("classification", "email_intent").version) == (request, 1)
+
+    # The admin index lists the stop, and the prompt's charts mark the canary: its start blue, its stop red.
+    record_calls(v1, calls=8, failures=0, start=rollout.started_at)
+    record_calls(v2, calls=2, failures=0, start=rollout.started_at)
+    page.goto(live_server.url + reverse("admin:index"))
+    expect(page.locator("#overview-release")).to_contain_text("Canary stopped: classification.email_intent v2")
+    page.goto(live_server.url + reverse("admin:prompt_performance", args=["classification", "email_intent"]))
+    markers = page.evaluate(MARKERS_JS)
+    assert markers == [["canary v2 at 20 % by olga", "#0072B2"], ["canary v2 stopped by olga", "#D55E00"]]

@@ -16,15 +16,23 @@
     return index === partial ? data.labels[index] + " (so far)" : data.labels[index];
   }
 
+  // Activations grey, a canary's start blue, its rollback or stop red (dotted, so not by colour alone).
+  const markerStyles = {
+    activation: {colour: "#6f6f6f", dash: [6, 4]},
+    canary: {colour: "#0072B2", dash: [6, 4]},
+    canary_end: {colour: "#D55E00", dash: [2, 3]},
+  };
+
   function markerAnnotations() {
     const annotations = {};
     data.markers.forEach(function (marker, n) {
-      annotations["activation" + n] = {
+      const style = markerStyles[marker.kind] || markerStyles.activation;
+      annotations["marker" + n] = {
         type: "line",
         scaleID: "x",
         value: marker.index,
-        borderColor: "#6f6f6f",
-        borderDash: [6, 4],
+        borderColor: style.colour,
+        borderDash: style.dash,
         borderWidth: 2,
         label: {display: true, content: marker.label, position: "start", font: {size: 11}},
       };
