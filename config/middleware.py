@@ -1,6 +1,7 @@
 """A statement timeout for web requests on PostgreSQL, so that no page can hold a connection for minutes.
 
-Each request sets `statement_timeout` (DB_STATEMENT_TIMEOUT_MS) on its connection and resets it to the
+A request sets `statement_timeout` (DB_STATEMENT_TIMEOUT_MS) on its connection just before its first query
+(a request without queries, such as the favicon redirect, never touches the database) and resets it to the
 database's own setting afterwards, so the worker and the nightly jobs, which never pass through here,
 keep theirs. A page whose query runs into the timeout answers 503 with an explanation (and a log line)
 instead of hanging.
@@ -23,6 +24,20 @@ def is_statement_timeout(exception):
     return isinstance(exception, DatabaseError) and getattr(exception.__cause__, "pgcode", None) == QUERY_CANCELED
 
 
+class TimeoutOnFirstQuery:
+    """An execute wrapper that sets the statement timeout on the connection before the request's first query."""
+
+    def __init__(self, timeout_ms):
+        self.timeout_ms = timeout_ms
+        self.applied = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.applied:
+            self.applied = True  # first, so that the SET below passes straight through this wrapper
+            context["cursor"].execute("SET statement_timeout = %s", [self.timeout_ms])
+        return execute(sql, params, many, context)
+
+
 class StatementTimeoutMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -31,12 +46,13 @@ class StatementTimeoutMiddleware:
         timeout_ms = settings.DB_STATEMENT_TIMEOUT_MS
         if not timeout_ms or connection.vendor != "postgresql":
             return self.get_response(request)
-        with connection.cursor() as cursor:
-            cursor.execute("SET statement_timeout = %s", [timeout_ms])
-        try:
-            return self.get_response(request)
-        finally:
-            self._reset()
+        timeout = TimeoutOnFirstQuery(timeout_ms)
+        with connection.execute_wrapper(timeout):
+            try:
+                return self.get_response(request)
+            finally:
+                if timeout.applied:
+                    self._reset()
 
     def _reset(self):
         try:

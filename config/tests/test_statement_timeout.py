@@ -11,9 +11,13 @@ import pytest
 from django.contrib import admin
 from django.db import connection
 from django.http import HttpResponse
+from django.test.utils import CaptureQueriesContext
 from django.urls import path
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+# transaction=True: a statement stopped by the timeout aborts its transaction, which must be the request's own.
+# serialized_rollback: emptying the database afterwards would recreate the content types under new ids, and the
+# next test that restores the seeded rows would collide with them.
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def sleeping_view(request):
@@ -23,7 +27,11 @@ def sleeping_view(request):
 
 
 # The product's admin (the error page links to it) and a page whose query takes as long as it is told.
-urlpatterns = [path("slow/", sleeping_view), path("admin/", admin.site.urls)]
+def no_query_view(request):
+    return HttpResponse("no query")
+
+
+urlpatterns = [path("slow/", sleeping_view), path("plain/", no_query_view), path("admin/", admin.site.urls)]
 
 
 def statement_timeout():
@@ -69,3 +77,10 @@ def test_no_timeout_is_set_when_it_is_configured_off(client, slow_site, settings
     settings.DB_STATEMENT_TIMEOUT_MS = 0
     response = client.get("/slow/?seconds=0.4")
     assert response.status_code == 200
+
+
+def test_a_request_without_queries_sends_nothing_to_the_database(client, slow_site):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/plain/")
+    assert response.content == b"no query"
+    assert [query["sql"] for query in queries] == []
