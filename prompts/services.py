@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from prompts import notifications, selectors
-from prompts.errors import ReleaseRefused, RollbackUnavailable
+from prompts.errors import ReleaseRefused
 from prompts.gate import gate_check
 from prompts.models import ActivationRequest, PromptActivation, PromptRollout, PromptTemplate
 
@@ -130,25 +130,8 @@ def prompt_rollback(*, task_type, name, activated_by):
     next lower version for one activated before the audit existed."""
     with transaction.atomic():
         versions = _lock_prompt_versions(task_type=task_type, name=name)
-        current = next((v for v in versions if v.is_active), None)
-        if current is None:
-            raise RollbackUnavailable(f"{task_type}.{name} has no active version to roll back from.")
-        previous = _version_before(current, versions)
-        if previous is None:
-            raise RollbackUnavailable(f"{current} is the first version of {task_type}.{name}; nothing to roll back to.")
+        _, previous = selectors.rollback_target(task_type=task_type, name=name, versions=versions)
         return prompt_activate(template=previous, activated_by=activated_by, kind=PromptActivation.Kind.ROLLBACK)
-
-
-def _version_before(current, versions):
-    last_activation = (
-        PromptActivation.objects.filter(to_version=current, from_version__isnull=False)
-        .select_related("from_version")
-        .first()
-    )
-    if last_activation is not None:
-        return last_activation.from_version
-    # No audit trail (e.g. activated before the audit existed): fall back to the next lower version.
-    return next((v for v in reversed(versions) if v.version < current.version), None)
 
 
 # Four-eyes ------------------------------------------------------------------------------------
