@@ -136,18 +136,16 @@ def rollback_view(model_admin, request, task_type, name):
             model_admin.message_user(request, activation_message(activation), messages.SUCCESS)
         return HttpResponseRedirect(history)
     try:
-        current, previous = selectors.rollback_target(task_type=task_type, name=name)
+        change, unavailable = serving_change(*selectors.rollback_target(task_type=task_type, name=name)), None
     except RollbackUnavailable as exc:
-        current, previous, unavailable = None, None, str(exc)
-    else:
-        unavailable = None
+        change, unavailable = {}, str(exc)
     return TemplateResponse(
         request,
         f"{TEMPLATE_DIR}/rollback_confirm.html",
         _page_context(
             model_admin, request, title=_("Roll back %(prompt)s?") % {"prompt": f"{task_type}.{name}"},
             prompt_key=f"{task_type}.{name}", task_type=task_type, name=name, history_url=history,
-            unavailable=unavailable, original=previous, **(serving_change(current, previous) if previous else {}),
+            unavailable=unavailable, **change,
         ),
     )
 
