@@ -27,7 +27,7 @@ from prompts.errors import ActivationBlocked, RollbackUnavailable, TemplateRende
 from prompts.forms import DiffOtherVersionForm, NewVersionForm, PreviewForm
 from prompts.gate import gate_verdict
 from prompts.models import PromptActivation
-from prompts.services import prompt_activate, prompt_create_version, prompt_rollback
+from prompts.services import OVERRIDE_PERMISSION, prompt_activate, prompt_create_version, prompt_rollback
 
 TEMPLATE_DIR = "admin/prompts/prompttemplate"
 
@@ -116,7 +116,7 @@ def activate_view(model_admin, request, object_id):
         _page_context(
             model_admin, request, original=template, title=_("Activate %(version)s?") % {"version": template},
             four_eyes=settings.PROMPT_FOUR_EYES, gate=gate_verdict(template=template, active=active),
-            **serving_change(active, template),
+            may_override=request.user.has_perm(OVERRIDE_PERMISSION), **serving_change(active, template),
         ),
     )
 

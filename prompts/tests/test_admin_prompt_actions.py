@@ -13,11 +13,13 @@ from prompts.tests.factories import (
     ACTIVATE_VERSION,
     CREATE_VERSION,
     OPERATOR_PERMISSIONS,
+    OVERRIDE_GATE,
     VIEW,
     login,
     make_staff_user,
     make_version,
 )
+from prompts.tests.validators import gate
 
 pytestmark = pytest.mark.django_db
 
@@ -167,6 +169,20 @@ def test_the_activation_confirmation_with_four_eyes_leads_to_a_request_instead(o
     page = operator.get(url("activate", v2)).content.decode()
     assert reverse("admin:prompts_prompttemplate_release", args=[v2.pk, "activate"]) in page
     assert 'value="Activate v2"' not in page
+
+
+def test_the_activation_confirmation_of_a_version_the_gate_blocks_says_so_and_offers_only_the_override(
+    operator, intent_v1, settings
+):
+    settings.PROMPT_ACTIVATION_VALIDATORS = gate(("MaximumVersionValidator", {"maximum": 1}))
+    v2 = make_version(intent_v1)
+    override = reverse("admin:prompts_prompttemplate_release", args=[v2.pk, "activate"])
+    page = operator.get(url("activate", v2)).content.decode()
+    assert "v2 is above v1" in page
+    assert 'value="Activate v2"' not in page
+    assert override not in page  # the operator holds no override permission
+    operator.force_login(make_staff_user("olga", *OPERATOR_PERMISSIONS, OVERRIDE_GATE))
+    assert override in operator.get(url("activate", v2)).content.decode()
 
 
 def test_the_activation_confirmation_leaves_a_block_for_the_versions_accuracy(operator, intent_v1):
