@@ -174,7 +174,8 @@ def test_the_admin_url_is_printed_only_once_the_server_answers(start, tmp_path):
     # Straight away, not after a retry: the server listened before the line was printed.
     assert answers(f"http://127.0.0.1:{port}/admin/login/") == 200
     assert line.startswith(f"Admin: http://127.0.0.1:{port}/admin/")
-    assert "Note: ANTHROPIC_API_KEY is not set" in started.seen  # said before, with the way to try without one
+    said_before = "\n".join(started.seen)  # the missing key, and the way to try without one
+    assert "Note: ANTHROPIC_API_KEY is not set" in said_before and "bin/start --demo" in said_before
 
 
 def test_the_demo_loads_its_own_database_and_the_worker_processes_the_sample_emails_with_the_fake_model(
