@@ -121,6 +121,11 @@ def activate_view(model_admin, request, object_id):
     )
 
 
+def _version_number(text):
+    """The version number a confirmation form posted, or None (a form from before the field existed)."""
+    return int(text) if (text or "").isdigit() else None
+
+
 def rollback_view(model_admin, request, task_type, name):
     """Confirm a roll-back of a prompt to the version active before the current one; the form posts back here."""
     _require(model_admin.has_activate_version_permission(request))
@@ -129,7 +134,10 @@ def rollback_view(model_admin, request, task_type, name):
         raise Http404(f"No prompt {task_type}.{name}.")
     if request.method == "POST":
         try:
-            activation = prompt_rollback(task_type=task_type, name=name, activated_by=request.user.get_username())
+            activation = prompt_rollback(
+                task_type=task_type, name=name, activated_by=request.user.get_username(),
+                expected_current=_version_number(request.POST.get("expected_current")),
+            )
         except RollbackUnavailable as exc:
             model_admin.message_user(request, _("Nothing to roll back: %(reason)s") % {"reason": exc}, messages.ERROR)
         else:

@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from prompts import notifications, selectors
-from prompts.errors import ReleaseRefused
+from prompts.errors import ReleaseRefused, RollbackUnavailable
 from prompts.gate import gate_check
 from prompts.models import ActivationRequest, PromptActivation, PromptRollout, PromptTemplate
 
@@ -125,12 +125,22 @@ def _end_rollout_on_activation(activation):
     activation.save(update_fields=["rollout"])
 
 
-def prompt_rollback(*, task_type, name, activated_by):
+def prompt_rollback(*, task_type, name, activated_by, expected_current=None):
     """Re-activate the version that was active before the current one: by the audit trail, or the
-    next lower version for one activated before the audit existed."""
+    next lower version for one activated before the audit existed.
+
+    `expected_current` (a version number): the active version the operator's confirmation page showed;
+    when another version became active meanwhile, RollbackUnavailable is raised and nothing changes (the
+    roll-back would otherwise undo a version the operator never saw).
+    """
     with transaction.atomic():
         versions = _lock_prompt_versions(task_type=task_type, name=name)
-        _, previous = selectors.rollback_target(task_type=task_type, name=name, versions=versions)
+        current, previous = selectors.rollback_target(task_type=task_type, name=name, versions=versions)
+        if expected_current is not None and current.version != expected_current:
+            raise RollbackUnavailable(
+                f"v{current.version} became active after the page was opened (it showed v{expected_current}); "
+                "look at the history again before rolling back."
+            )
         return prompt_activate(template=previous, activated_by=activated_by, kind=PromptActivation.Kind.ROLLBACK)
 
 

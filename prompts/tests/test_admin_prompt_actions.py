@@ -260,6 +260,23 @@ def test_confirming_the_roll_back_reactivates_the_version_that_was_active_before
     )
 
 
+def test_a_roll_back_confirmed_after_another_version_became_active_changes_nothing(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    v3 = make_version(v2)
+    prompt_activate(template=v2, activated_by="erika")
+    page = operator.get(INTENT_ROLLBACK).content.decode()
+    assert '<input type="hidden" name="expected_current" value="2">' in page  # the page shows v2 -> v1
+    prompt_activate(template=v3, activated_by="max")  # meanwhile, someone else activates v3
+    before = database_state()
+    response = operator.post(INTENT_ROLLBACK, {"expected_current": "2"}, follow=True)
+    [(level, message)] = messages_of(response)
+    assert (level, message) == (
+        "error", "Nothing to roll back: v3 became active after the page was opened (it showed v2); "
+        "look at the history again before rolling back.",
+    )
+    assert database_state() == before
+
+
 def test_the_roll_back_confirmation_with_nothing_to_roll_back_says_why_and_offers_no_button(operator, intent_v1):
     page = operator.get(INTENT_ROLLBACK).content.decode()
     assert "Nothing to roll back: classification.email_intent v1 is the first version" in page
