@@ -110,7 +110,9 @@ def _database_from_env():
             # django-environ's own warning prints the whole parsed URL, password included.
             warnings.filterwarnings("ignore", message="Engine not recognized")
             database = env.db_url_config(raw)
-        database["ENGINE"]
+        # An unknown scheme ("erika:pw@host/db" reads as scheme "erika") comes back as a bare, undotted engine.
+        if "." not in database["ENGINE"]:
+            raise ValueError(f"unknown database scheme {database['ENGINE']!r}")
     except (KeyError, ValueError) as exc:
         raise ImproperlyConfigured(
             f"DATABASE_URL is not a usable database URL ({_without_password(raw)!r}). Use e.g. "

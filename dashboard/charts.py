@@ -25,6 +25,25 @@ def percent(ratio, places=None):
     return ratio * 100 if places is None else round(ratio * 100, places)
 
 
+# How a chart draws its figures, by what they are (a chart's `kind`):
+# a rate is a percentage, so its axis ends at 100 %; a ratio (a confidence) lies in 0..1, so its axis ends at 1;
+# a count is drawn with straight segments (a smoothed curve would suggest figures between the days that no one
+# counted); a measure (cost, latency) has no upper bound. Smoothed lines never overshoot ("monotone"), so a
+# rate near 100 % is never drawn above it.
+SMOOTH = {"tension": 0.2, "cubicInterpolationMode": "monotone"}
+CHART_KINDS = {
+    "rate": {"y_max": 100, "line": SMOOTH},
+    "ratio": {"y_max": 1, "line": SMOOTH},
+    "measure": {"y_max": None, "line": SMOOTH},
+    "count": {"y_max": None, "line": {"tension": 0}},
+}
+
+
+def chart_style(kind):
+    """What charts.js needs to draw a chart of this kind: {"kind", "y_max", "line"} (line: dataset options)."""
+    return {"kind": kind, **CHART_KINDS[kind]}
+
+
 @dataclass(frozen=True)
 class PerformanceChart:
     """One line per prompt version; `value` turns a version's DayFigures into the plotted number."""
@@ -34,20 +53,24 @@ class PerformanceChart:
     unit: str
     from_zero: bool
     value: Callable
+    kind: str = "measure"  # one of CHART_KINDS
 
 
 PERFORMANCE_CHARTS = (
     # Success rate and confidence live near their maximum: an axis from zero would hide the differences.
-    PerformanceChart("success_rate", "Success rate per day (%)", "%", False, lambda day: percent(day.success_rate, 2)),
+    PerformanceChart(
+        "success_rate", "Success rate per day (%)", "%", False, lambda day: percent(day.success_rate, 2), "rate"
+    ),
     PerformanceChart(
         "cost_per_call", "Cost per call per day (USD)", "USD", True, lambda day: rounded(day.cost_per_call_usd, 6)
     ),
     PerformanceChart("p95_latency", "p95 latency per day (ms)", "ms", True, lambda day: rounded(day.p95_ms, 0)),
     PerformanceChart(
-        "avg_confidence", "Average confidence per day (0–1)", "", False, lambda day: rounded(day.avg_confidence, 3)
+        "avg_confidence", "Average confidence per day (0–1)", "", False, lambda day: rounded(day.avg_confidence, 3),
+        "ratio",
     ),
     PerformanceChart(
-        "review_rate", "Manual-review rate per day (%)", "%", True, lambda day: percent(day.review_rate, 2)
+        "review_rate", "Manual-review rate per day (%)", "%", True, lambda day: percent(day.review_rate, 2), "rate"
     ),
 )
 
@@ -62,6 +85,7 @@ class OperationsChart:
     split_by: str
     value_field: str
     combine: Callable
+    kind: str = "count"  # one of CHART_KINDS
 
 
 OPERATION_CHARTS = (
@@ -69,7 +93,7 @@ OPERATION_CHARTS = (
                     "max_value", max),
     # Processing times are labelled by stage alone: one daily row, and so one true p95, per stage and day.
     OperationsChart("processing_time", "Processing time per day, p95 (ms)", MetricType.PROCESSING_TIME_MS, "stage",
-                    "p95_value", max),
+                    "p95_value", max, "measure"),
     OperationsChart("errors", "Errors per day", MetricType.ERROR_COUNT, "stage", "sum_value", sum),
     OperationsChart("tokens", "Tokens per day", MetricType.TOKEN_USAGE, "operation", "sum_value", sum),
 )
@@ -81,9 +105,23 @@ def _chart_data(*, day_range, charts, markers=()):
     return {
         "labels": [day.isoformat() for day in day_range.dates],
         "partial_index": day_range.today_index,
-        "markers": list(markers),
+        "markers": stacked(markers),
         "charts": charts,
     }
+
+
+def stacked(markers):
+    """`markers` in time order, each with its `stack`: how many earlier markers share its day.
+
+    Markers of one day share one x position; charts.js moves each label down by its stack, so several
+    activations on one day are all readable instead of printed over each other.
+    """
+    per_day = defaultdict(int)
+    result = []
+    for marker in sorted(markers, key=lambda m: m["at"]):
+        result.append({**marker, "stack": per_day[marker["index"]]})
+        per_day[marker["index"]] += 1
+    return result
 
 
 def performance_chart_data(*, versions, figures, day_range, activations, rollouts=()):
@@ -102,11 +140,11 @@ def performance_chart_data(*, versions, figures, day_range, activations, rollout
         ]
         charts.append({
             "id": chart.id, "title": chart.title, "unit": chart.unit, "from_zero": chart.from_zero,
-            "datasets": datasets,
+            "datasets": datasets, **chart_style(chart.kind),
         })
     markers = activation_markers(activations=activations, day_range=day_range)
     markers += canary_markers(rollouts=rollouts, day_range=day_range)
-    return _chart_data(day_range=day_range, charts=charts, markers=sorted(markers, key=lambda m: m["at"]))
+    return _chart_data(day_range=day_range, charts=charts, markers=markers)
 
 
 def activation_markers(*, activations, day_range):
@@ -173,7 +211,9 @@ def operations_chart_data(*, rows, day_range):
             }
             for group, by_day in sorted(groups.items())
         ]
-        charts.append({"id": chart.id, "title": chart.title, "from_zero": True, "datasets": datasets})
+        charts.append({
+            "id": chart.id, "title": chart.title, "from_zero": True, "datasets": datasets, **chart_style(chart.kind)
+        })
     return _chart_data(day_range=day_range, charts=charts)
 
 

@@ -17,10 +17,9 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from prompts import admin_release, admin_views
-from prompts.errors import RollbackUnavailable
 from prompts.forms import PromptTemplateAddForm
 from prompts.models import ActivationRequest, PromptActivation, PromptTemplate
-from prompts.services import prompt_create_next_version, prompt_rollback
+from prompts.services import prompt_create_next_version
 
 # Sorting by prompt key: task type, then name (both admins have these two fields).
 PROMPT_KEY_ORDERING = Concat("task_type", Value("."), "name")
@@ -183,6 +182,9 @@ class PromptTemplateAdmin(admin.ModelAdmin):
                 wrap(admin_views.prompt_history_view),
                 name=f"{info}_prompt_history",
             ),
+            path(
+                "rollback/<str:task_type>/<str:name>/", wrap(admin_views.rollback_view), name=f"{info}_rollback"
+            ),
         ] + super().get_urls()
 
     # Actions ------------------------------------------------------------------------------------
@@ -193,25 +195,20 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         if template is not None:
             return HttpResponseRedirect(admin_views.admin_url("new_version", template.pk))
 
-    @admin.action(description="Activate the selected version", permissions=["activate_version"])
+    # Activation and roll-back change what serves: both actions lead to the confirmation page with the diff.
+    @admin.action(description="Activate the selected version…", permissions=["activate_version"])
     def activate(self, request, queryset):
         template = self._single_version(request, queryset, "to activate")
         if template is not None:
-            admin_views.activate_and_report(self, request, template)
+            return HttpResponseRedirect(admin_views.admin_url("activate", template.pk))
 
-    @admin.action(description="Roll back to the previous version", permissions=["activate_version"])
+    @admin.action(description="Roll back to the previous version…", permissions=["activate_version"])
     def roll_back(self, request, queryset):
         prompts = set(queryset.values_list("task_type", "name"))
         if len(prompts) != 1:
             self.message_user(request, "Select versions of exactly one prompt to roll back.", messages.ERROR)
-            return
-        task_type, name = prompts.pop()
-        try:
-            activation = prompt_rollback(task_type=task_type, name=name, activated_by=request.user.get_username())
-        except RollbackUnavailable as exc:
-            self.message_user(request, f"Nothing to roll back: {exc}", messages.ERROR)
-            return
-        self.message_user(request, admin_views.activation_message(activation), messages.SUCCESS)
+            return None
+        return HttpResponseRedirect(admin_views.admin_url("rollback", *prompts.pop()))
 
     def _single_version(self, request, queryset, purpose):
         selected = list(queryset[:2])

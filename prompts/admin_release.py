@@ -17,7 +17,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from prompts import selectors
-from prompts.admin_views import _page_context, _require, _version_or_404, activation_message, admin_url
+from prompts.admin_views import (
+    _page_context,
+    _require,
+    _version_or_404,
+    activation_message,
+    admin_url,
+    serving_change,
+)
 from prompts.errors import ActivationBlocked, ReleaseRefused
 from prompts.gate import gate_verdict
 from prompts.models import ActivationRequest
@@ -90,13 +97,16 @@ def release_view(model_admin, request, object_id, kind):
         (False, Kind.ACTIVATE): "Activate", (False, Kind.CANARY): "Start a canary of",
         (True, Kind.ACTIVATE): "Request the activation of", (True, Kind.CANARY): "Request a canary of",
     }[(bool(four_eyes), kind)]
+    active = _active_or_none(template)
     return TemplateResponse(
         request,
         "admin/prompts/prompttemplate/release.html",
         _page_context(
             model_admin, request, original=template, form=form, kind=kind, four_eyes=four_eyes,
             title=f"{title} {template}",
-            gate=gate_verdict(template=template, active=_active_or_none(template)),
+            gate=gate_verdict(template=template, active=active),
+            # An activation (or its request) shows what would change; a canary's page explains the canary.
+            **(serving_change(active, template) if kind == Kind.ACTIVATE else {}),
         ),
     )
 

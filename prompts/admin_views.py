@@ -1,4 +1,5 @@
-"""Custom pages of the prompt admin: new version, activate button, preview, diff, history of a prompt.
+"""Custom pages of the prompt admin: new version, activation and roll-back (each confirmed on a page showing
+the diff of what would start serving), preview, diff, history of a prompt.
 
 Each page is a function of `(model_admin, request, ...)`, wired up in `PromptTemplateAdmin.get_urls()`
 behind `admin_site.admin_view` (staff login, CSRF protection, no caching). Each checks its permission
@@ -15,15 +16,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from prompts import selectors
-from prompts.errors import ActivationBlocked, TemplateRenderError
+from prompts.errors import ActivationBlocked, RollbackUnavailable, TemplateRenderError
 from prompts.forms import DiffOtherVersionForm, NewVersionForm, PreviewForm
+from prompts.gate import gate_verdict
 from prompts.models import PromptActivation
-from prompts.services import prompt_activate, prompt_create_version
+from prompts.services import OVERRIDE_PERMISSION, prompt_activate, prompt_create_version, prompt_rollback
 
 TEMPLATE_DIR = "admin/prompts/prompttemplate"
 
@@ -99,13 +103,67 @@ def new_version_view(model_admin, request, object_id):
 
 
 def activate_view(model_admin, request, object_id):
-    """The change view's "Activate this version" button posts here."""
+    """Confirm an activation: the diff against the active version and the gate's verdict; the form posts back here."""
     _require(model_admin.has_activate_version_permission(request))
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
     template = _version_or_404(model_admin, request, object_id)
-    activate_and_report(model_admin, request, template)
-    return HttpResponseRedirect(admin_url("change", template.pk))
+    if request.method == "POST":
+        activate_and_report(model_admin, request, template)
+        return HttpResponseRedirect(admin_url("change", template.pk))
+    active = selectors.active_version(task_type=template.task_type, name=template.name)
+    return TemplateResponse(
+        request,
+        f"{TEMPLATE_DIR}/activate_confirm.html",
+        _page_context(
+            model_admin, request, original=template, title=_("Activate %(version)s?") % {"version": template},
+            four_eyes=settings.PROMPT_FOUR_EYES, gate=gate_verdict(template=template, active=active),
+            may_override=request.user.has_perm(OVERRIDE_PERMISSION), **serving_change(active, template),
+        ),
+    )
+
+
+def _version_number(text):
+    """The version number a confirmation form posted, or None (a form from before the field existed)."""
+    return int(text) if (text or "").isdigit() else None
+
+
+def rollback_view(model_admin, request, task_type, name):
+    """Confirm a roll-back of a prompt to the version active before the current one; the form posts back here."""
+    _require(model_admin.has_activate_version_permission(request))
+    history = admin_url("prompt_history", task_type, name)
+    if not selectors.prompt_versions(task_type=task_type, name=name).exists():
+        raise Http404(f"No prompt {task_type}.{name}.")
+    if request.method == "POST":
+        try:
+            activation = prompt_rollback(
+                task_type=task_type, name=name, activated_by=request.user.get_username(),
+                expected_current=_version_number(request.POST.get("expected_current")),
+            )
+        except RollbackUnavailable as exc:
+            model_admin.message_user(request, _("Nothing to roll back: %(reason)s") % {"reason": exc}, messages.ERROR)
+        else:
+            model_admin.message_user(request, activation_message(activation), messages.SUCCESS)
+        return HttpResponseRedirect(history)
+    try:
+        change, unavailable = serving_change(*selectors.rollback_target(task_type=task_type, name=name)), None
+    except RollbackUnavailable as exc:
+        change, unavailable = {}, str(exc)
+    return TemplateResponse(
+        request,
+        f"{TEMPLATE_DIR}/rollback_confirm.html",
+        _page_context(
+            model_admin, request, title=_("Roll back %(prompt)s?") % {"prompt": f"{task_type}.{name}"},
+            prompt_key=f"{task_type}.{name}", task_type=task_type, name=name, history_url=history,
+            unavailable=unavailable, **change,
+        ),
+    )
+
+
+def serving_change(serving, target):
+    """What the confirmation pages show: the version serving now, the one that would serve, and their diff."""
+    return {
+        "serving": serving, "target": target,
+        "sections": version_diff(serving, target) if serving is not None and serving != target else [],
+    }
 
 
 def preview_view(model_admin, request, object_id):
@@ -164,6 +222,7 @@ def prompt_history_view(model_admin, request, task_type, name):
         f"{TEMPLATE_DIR}/prompt_history.html",
         _page_context(
             model_admin, request, title=f"History of {versions[0].key}", prompt_key=versions[0].key,
+            active_version=next((version for version in versions if version.is_active), None),
             versions=versions, activations=selectors.prompt_activation_history(task_type=task_type, name=name),
             requests=selectors.prompt_requests(task_type=task_type, name=name),
             rollouts=selectors.prompt_rollouts(task_type=task_type, name=name),
@@ -183,10 +242,10 @@ class DiffSection:
     lines: list
 
 
-def version_diff(older, newer):
-    """Unified diffs, part by part, of what two versions send to the LLM."""
+def version_diff(before, after):
+    """Unified diffs, part by part, of what two versions send to the LLM: from `before` to `after`."""
     return [
-        DiffSection(title, _unified_diff(text_of(older), text_of(newer), f"v{older.version}", f"v{newer.version}"))
+        DiffSection(title, _unified_diff(text_of(before), text_of(after), f"v{before.version}", f"v{after.version}"))
         for title, text_of in _DIFFED_PARTS
     ]
 
@@ -202,10 +261,10 @@ def _output_schema_text(template):
 
 
 _DIFFED_PARTS = (
-    ("System prompt", attrgetter("system_prompt")),
-    ("User prompt", attrgetter("user_prompt_template")),
-    ("Model settings", _model_settings_text),
-    ("Output schema", _output_schema_text),
+    (gettext_lazy("System prompt"), attrgetter("system_prompt")),
+    (gettext_lazy("User prompt"), attrgetter("user_prompt_template")),
+    (gettext_lazy("Model settings"), _model_settings_text),
+    (gettext_lazy("Output schema"), _output_schema_text),
 )
 
 _LINE_KINDS = (("@@", "diff-hunk"), ("+", "diff-added"), ("-", "diff-removed"))

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from prompts import routing
-from prompts.errors import NoActivePrompt
+from prompts.errors import NoActivePrompt, RollbackUnavailable
 from prompts.models import ActivationRequest, PromptActivation, PromptRollout, PromptTemplate
 
 _active_cache = {}
@@ -185,3 +185,35 @@ def prompt_rollouts(*, task_type, name):
 def active_version(*, task_type, name):
     """The active version of a prompt (uncached), or None."""
     return PromptTemplate.objects.filter(task_type=task_type, name=name, is_active=True).first()
+
+
+def version_before(current, versions):
+    """The version that was active before `current` (by the audit trail), or None for a first version.
+
+    Without an audit row (activated before the audit existed) it is the next lower of `versions`.
+    """
+    last_activation = (
+        PromptActivation.objects.filter(to_version=current, from_version__isnull=False)
+        .select_related("from_version")
+        .first()
+    )
+    if last_activation is not None:
+        return last_activation.from_version
+    return next((v for v in sorted(versions, key=lambda v: -v.version) if v.version < current.version), None)
+
+
+def rollback_target(*, task_type, name, versions=None):
+    """(the active version, the version a rollback re-activates) of a prompt, among `versions` (the service
+    passes the rows it locked; by default all of the prompt's versions).
+
+    Raises RollbackUnavailable when no version is active or the active one has none before it.
+    """
+    if versions is None:
+        versions = list(prompt_versions(task_type=task_type, name=name))
+    current = next((v for v in versions if v.is_active), None)
+    if current is None:
+        raise RollbackUnavailable(f"{task_type}.{name} has no active version to roll back from.")
+    previous = version_before(current, versions)
+    if previous is None:
+        raise RollbackUnavailable(f"{current} is the first version of {task_type}.{name}; nothing to roll back to.")
+    return current, previous

@@ -125,30 +125,23 @@ def _end_rollout_on_activation(activation):
     activation.save(update_fields=["rollout"])
 
 
-def prompt_rollback(*, task_type, name, activated_by):
+def prompt_rollback(*, task_type, name, activated_by, expected_current=None):
     """Re-activate the version that was active before the current one: by the audit trail, or the
-    next lower version for one activated before the audit existed."""
+    next lower version for one activated before the audit existed.
+
+    `expected_current` (a version number): the active version the operator's confirmation page showed;
+    when another version became active meanwhile, RollbackUnavailable is raised and nothing changes (the
+    roll-back would otherwise undo a version the operator never saw).
+    """
     with transaction.atomic():
         versions = _lock_prompt_versions(task_type=task_type, name=name)
-        current = next((v for v in versions if v.is_active), None)
-        if current is None:
-            raise RollbackUnavailable(f"{task_type}.{name} has no active version to roll back from.")
-        previous = _version_before(current, versions)
-        if previous is None:
-            raise RollbackUnavailable(f"{current} is the first version of {task_type}.{name}; nothing to roll back to.")
+        current, previous = selectors.rollback_target(task_type=task_type, name=name, versions=versions)
+        if expected_current is not None and current.version != expected_current:
+            raise RollbackUnavailable(
+                f"v{current.version} became active after the page was opened (it showed v{expected_current}); "
+                "look at the history again before rolling back."
+            )
         return prompt_activate(template=previous, activated_by=activated_by, kind=PromptActivation.Kind.ROLLBACK)
-
-
-def _version_before(current, versions):
-    last_activation = (
-        PromptActivation.objects.filter(to_version=current, from_version__isnull=False)
-        .select_related("from_version")
-        .first()
-    )
-    if last_activation is not None:
-        return last_activation.from_version
-    # No audit trail (e.g. activated before the audit existed): fall back to the next lower version.
-    return next((v for v in reversed(versions) if v.version < current.version), None)
 
 
 # Four-eyes ------------------------------------------------------------------------------------

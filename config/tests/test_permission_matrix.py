@@ -115,8 +115,11 @@ PAGES = [
      expect(403, 403, 200, 403, 200, blind_editor=403)),
     ("new-version post", "post", lambda w: admin("prompts_prompttemplate_new_version", w["v1"].pk),
      expect(403, 403, 200, 403, 200, blind_editor=403)),
-    ("activate url by get", "get", lambda w: admin("prompts_prompttemplate_activate", w["v2"].pk),
-     expect(403, 403, 403, 405, 405)),
+    ("activation confirmation", "get", lambda w: admin("prompts_prompttemplate_activate", w["v2"].pk),
+     expect(403, 403, 403, 200, 200)),
+    ("roll-back confirmation", "get",
+     lambda w: admin("prompts_prompttemplate_rollback", "classification", "email_intent"),
+     expect(403, 403, 403, 200, 200)),
     ("preview", "get", lambda w: admin("prompts_prompttemplate_preview", w["v1"].pk), VIEWERS),
     ("preview post", "post", lambda w: admin("prompts_prompttemplate_preview", w["v1"].pk), VIEWERS),
     ("diff", "get", lambda w: admin("prompts_prompttemplate_diff", w["v2"].pk), VIEWERS),
@@ -236,15 +239,27 @@ def activate_with_the_button(client, w):
     return PromptTemplate.objects.get(pk=w["v2"].pk).is_active
 
 
-def activate_by_action(client, w):
-    run_action(client, "prompts_prompttemplate", "activate", w["v2"])
-    return PromptTemplate.objects.get(pk=w["v2"].pk).is_active
+def open_the_activation_confirmation_by_action(client, w):
+    response = run_action(client, "prompts_prompttemplate", "activate", w["v2"])
+    return response.status_code == 302 and response["Location"] == admin("prompts_prompttemplate_activate", w["v2"].pk)
 
 
-def roll_back_by_action(client, w):
+def roll_back_with_the_button(client, w):
     prompt_activate(template=w["v2"], activated_by="setup")
-    run_action(client, "prompts_prompttemplate", "roll_back", w["v2"])
+    client.post(admin("prompts_prompttemplate_rollback", "classification", "email_intent"))
     return PromptTemplate.objects.get(pk=w["v1"].pk).is_active
+
+
+def roll_back_with_the_button_under_four_eyes(client, w, settings):
+    settings.PROMPT_FOUR_EYES = True  # a roll-back stays one step: it is the way back
+    return roll_back_with_the_button(client, w)
+
+
+def open_the_roll_back_confirmation_by_action(client, w):
+    response = run_action(client, "prompts_prompttemplate", "roll_back", w["v2"])
+    return response.status_code == 302 and response["Location"] == admin(
+        "prompts_prompttemplate_rollback", "classification", "email_intent"
+    )
 
 
 def start_a_canary(client, w):
@@ -326,8 +341,10 @@ WRITES = [
     (create_a_new_version, {"editor", "superuser"}),
     (open_the_new_version_page_by_action, {"editor", "superuser"}),
     (activate_with_the_button, {"activator", "superuser"}),
-    (activate_by_action, {"activator", "superuser"}),
-    (roll_back_by_action, {"activator", "superuser"}),
+    (open_the_activation_confirmation_by_action, {"activator", "superuser"}),
+    (roll_back_with_the_button, {"activator", "superuser"}),
+    (roll_back_with_the_button_under_four_eyes, {"activator", "superuser"}),
+    (open_the_roll_back_confirmation_by_action, {"activator", "superuser"}),
     (start_a_canary, {"activator", "superuser"}),
     (stop_a_canary, {"activator", "superuser"}),
     (promote_a_canary, {"activator", "superuser"}),
@@ -361,6 +378,16 @@ def test_the_change_page_offers_only_the_buttons_the_role_may_use(client, world,
     activate = admin("prompts_prompttemplate_activate", world["v2"].pk)
     assert (new_version in page) == (role in {"editor", "superuser"})  # the blind editor gets a 403 page
     assert (activate in page) == (role in {"activator", "superuser"})
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_active_versions_page_and_the_history_offer_a_roll_back_only_to_activators(client, world, role):
+    client = sign_in(client, role)
+    roll_back = admin("prompts_prompttemplate_rollback", "classification", "email_intent")
+    version_page = client.get(admin("prompts_prompttemplate_change", world["v1"].pk)).content.decode()
+    history = client.get(admin("prompts_prompttemplate_prompt_history", "classification", "email_intent"))
+    assert (roll_back in version_page) == (role in {"activator", "superuser"})
+    assert (roll_back in history.content.decode()) == (role in {"activator", "superuser"})
 
 
 @pytest.mark.parametrize("role", ROLES)

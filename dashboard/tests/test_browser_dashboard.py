@@ -22,8 +22,16 @@ CHARTS_JS = """() => [...document.querySelectorAll("canvas[data-chart]")].map((c
         labels: chart.data.labels.length,
         datasets: chart.data.datasets.map((d) => ({
             label: d.label, points: d.data.length, drawn: d.data.filter((v) => v !== null).length,
+            tension: d.tension || 0,
         })),
         markers: Object.values(chart.options.plugins.annotation.annotations).map((a) => a.label.content),
+        yMax: chart.scales.y.max,
+        // Whether the last point (today's, on the plot's right edge) is drawn whole: inside the clip area.
+        lastPointWhole: chart.data.datasets.every((d, n) => {
+            const point = chart.getDatasetMeta(n).data.at(-1);
+            const clip = typeof d.clip === "number" ? d.clip : 0;
+            return !point || point.skip || point.x + 5 <= chart.chartArea.right + clip;
+        }),
     };
 })"""
 
@@ -76,7 +84,10 @@ def test_the_performance_page_draws_a_point_per_day_with_figures_for_each_versio
         assert {d["label"]: d["points"] for d in chart["datasets"]} == {"v1": 90, "v2 (active)": 90}
         assert {d["label"]: d["drawn"] for d in chart["datasets"]} == expected, chart["id"]
         assert chart["markers"] == ["v2 by erika"]
+        assert chart["lastPointWhole"], chart["id"]
         assert 0 < chart["width"] <= width
+    y_max = {chart["id"]: chart["yMax"] for chart in charts}
+    assert (y_max["success_rate"], y_max["review_rate"], y_max["avg_confidence"]) == (100, 100, 1)
     assert page.locator("#version-comparison tr.active-version").inner_text().startswith("v2")
     assert_fits(page, width)
 
@@ -109,6 +120,8 @@ def test_the_operations_page_charts_queue_processing_time_errors_and_tokens(oper
     queues = {d["label"]: d["drawn"] for d in charts[0]["datasets"]}
     assert queues == {"django_q": 30, "emails_waiting": 30}
     assert {d["label"] for d in charts[3]["datasets"]} == {"classify", "extract_body", "extract_pdf", "extract_image"}
+    for count_chart in (charts[0], charts[2], charts[3]):  # counts: straight lines, not smoothed
+        assert {d["tension"] for d in count_chart["datasets"]} == {0}, count_chart["id"]
     assert page.locator("#operations-totals tbody tr").count() == 30
     assert_fits(page, width)
 

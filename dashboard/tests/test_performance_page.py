@@ -113,7 +113,7 @@ def test_activations_in_the_range_are_markers_labelled_with_version_and_operator
     # The seeding of v1 (by the migration) is not an operator's decision and is not marked.
     assert markers == [{
         "day": today.isoformat(), "index": 6, "label": "v2 by erika", "kind": "activation",
-        "at": activation.activated_at.isoformat(),
+        "at": activation.activated_at.isoformat(), "stack": 0,
     }]
 
 

@@ -47,7 +47,7 @@ def test_a_canary_requested_by_one_operator_approved_by_another_runs_and_is_stop
 
     # Erika asks for a canary of v2 from its page.
     log_in(page, live_server, "erika", reverse("admin:prompts_prompttemplate_change", args=[v2.pk]))
-    expect(page.get_by_role("button", name="Activate this version")).to_have_count(0)
+    expect(page.get_by_role("link", name="Activate this version…")).to_have_count(0)
     page.get_by_role("link", name="Request a canary…").click()
     page.get_by_label("Share of e-mails (%)").fill("20")
     page.get_by_label("Reason").fill("Kürzere Anweisung, gleiche Antworten erwartet")

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
+from django.template.loader_tags import BlockNode
 from django.test import Client
 from django.urls import reverse
 
@@ -12,11 +13,13 @@ from prompts.tests.factories import (
     ACTIVATE_VERSION,
     CREATE_VERSION,
     OPERATOR_PERMISSIONS,
+    OVERRIDE_GATE,
     VIEW,
     login,
     make_staff_user,
     make_version,
 )
+from prompts.tests.validators import gate
 
 pytestmark = pytest.mark.django_db
 
@@ -127,21 +130,12 @@ def test_new_version_action_with_several_rows_is_refused(operator, intent_v1):
 # Activate -----------------------------------------------------------------------------------------
 
 
-def test_activate_action_switches_the_active_version_and_writes_an_activation(operator, intent_v1):
+def test_activate_action_opens_the_confirmation_page_and_changes_nothing(operator, intent_v1):
     v2 = make_version(intent_v1)
-    response = run_action(operator, "activate", v2)
-    assert messages_of(response) == [("success", "classification.email_intent v2 is now active (was v1).")]
-    assert list(PromptTemplate.objects.filter(name="email_intent", is_active=True)) == [v2]
-    activation = PromptActivation.objects.first()
-    assert (activation.from_version, activation.to_version, activation.kind, activation.activated_by) == (
-        intent_v1, v2, "activate", "erika",
-    )
-
-
-def test_activate_action_on_the_active_version_only_says_so(operator, intent_v1):
     before = database_state()
-    response = run_action(operator, "activate", intent_v1)
-    assert messages_of(response) == [("info", "classification.email_intent v1 is already active.")]
+    response = run_action(operator, "activate", v2)
+    assert response.redirect_chain == [(url("activate", v2), 302)]
+    assert response.templates[0].name == "admin/prompts/prompttemplate/activate_confirm.html"
     assert database_state() == before
 
 
@@ -153,7 +147,53 @@ def test_activate_action_with_several_rows_is_refused(operator, intent_v1):
     assert database_state() == before
 
 
-def test_activate_button_switches_the_active_version_and_writes_an_activation(operator, intent_v1):
+def test_the_activation_confirmation_shows_the_diff_against_the_active_version(operator, intent_v1):
+    v2 = make_version(intent_v1, user_prompt_template=intent_v1.user_prompt_template + "\nAntworte kurz.")
+    before = database_state()
+    page = operator.get(url("activate", v2)).content.decode()
+    assert "Now serving: v1. After this: v2." in page
+    assert '<span class="diff-added">+Antworte kurz.</span>' in page
+    assert 'value="Activate v2"' in page
+    assert database_state() == before
+
+
+def test_the_activation_confirmation_of_the_active_version_offers_no_button(operator, intent_v1):
+    page = operator.get(url("activate", intent_v1)).content.decode()
+    assert "v1 is already active." in page
+    assert 'value="Activate v1"' not in page
+
+
+def test_the_activation_confirmation_with_four_eyes_leads_to_a_request_instead(operator, intent_v1, settings):
+    settings.PROMPT_FOUR_EYES = True
+    v2 = make_version(intent_v1)
+    page = operator.get(url("activate", v2)).content.decode()
+    assert reverse("admin:prompts_prompttemplate_release", args=[v2.pk, "activate"]) in page
+    assert 'value="Activate v2"' not in page
+
+
+def test_the_activation_confirmation_of_a_version_the_gate_blocks_says_so_and_offers_only_the_override(
+    operator, intent_v1, settings
+):
+    settings.PROMPT_ACTIVATION_VALIDATORS = gate(("MaximumVersionValidator", {"maximum": 1}))
+    v2 = make_version(intent_v1)
+    override = reverse("admin:prompts_prompttemplate_release", args=[v2.pk, "activate"])
+    page = operator.get(url("activate", v2)).content.decode()
+    assert "v2 is above v1" in page
+    assert 'value="Activate v2"' not in page
+    assert override not in page  # the operator holds no override permission
+    operator.force_login(make_staff_user("olga", *OPERATOR_PERMISSIONS, OVERRIDE_GATE))
+    assert override in operator.get(url("activate", v2)).content.decode()
+
+
+def test_the_activation_confirmation_leaves_a_block_for_the_versions_accuracy(operator, intent_v1):
+    # The accuracy and experiment figures of a version go into this block (see activate_confirm.html).
+    v2 = make_version(intent_v1)
+    response = operator.get(url("activate", v2))
+    template = response.templates[0]
+    assert "activation_evidence" in {node.name for node in template.nodelist.get_nodes_by_type(BlockNode)}
+
+
+def test_confirming_the_activation_switches_the_active_version_and_writes_an_activation(operator, intent_v1):
     v2 = make_version(intent_v1)
     response = operator.post(url("activate", v2), follow=True)
     assert response.redirect_chain == [(url("change", v2), 302)]
@@ -163,14 +203,14 @@ def test_activate_button_switches_the_active_version_and_writes_an_activation(op
     assert PromptActivation.objects.filter(to_version=v2, from_version=intent_v1, activated_by="erika").exists()
 
 
-def test_activate_url_only_accepts_post(operator, intent_v1):
-    v2 = make_version(intent_v1)
-    assert operator.get(url("activate", v2)).status_code == 405
-    v2.refresh_from_db()
-    assert not v2.is_active
+def test_confirming_the_activation_of_the_active_version_only_says_so(operator, intent_v1):
+    before = database_state()
+    response = operator.post(url("activate", intent_v1), follow=True)
+    assert messages_of(response) == [("info", "classification.email_intent v1 is already active.")]
+    assert database_state() == before
 
 
-def test_activate_button_is_csrf_protected(intent_v1):
+def test_the_activation_confirmation_is_csrf_protected(intent_v1):
     v2 = make_version(intent_v1)
     client = Client(enforce_csrf_checks=True)
     client.force_login(make_staff_user("erika", *OPERATOR_PERMISSIONS))
@@ -181,24 +221,71 @@ def test_activate_button_is_csrf_protected(intent_v1):
 
 # Roll back ----------------------------------------------------------------------------------------
 
+INTENT_ROLLBACK = reverse("admin:prompts_prompttemplate_rollback", args=["classification", "email_intent"])
+INTENT_HISTORY = reverse("admin:prompts_prompttemplate_prompt_history", args=["classification", "email_intent"])
 
-def test_roll_back_action_reactivates_the_version_that_was_active_before(operator, intent_v1):
+
+def test_roll_back_action_opens_the_confirmation_page_of_that_prompt_and_changes_nothing(operator, intent_v1):
     v2 = make_version(intent_v1)
     prompt_activate(template=v2, activated_by="erika")
+    before = database_state()
     response = run_action(operator, "roll_back", v2)
-    assert messages_of(response) == [("success", "classification.email_intent rolled back to v1 (was v2).")]
-    intent_v1.refresh_from_db()
-    assert intent_v1.is_active
+    assert response.redirect_chain == [(INTENT_ROLLBACK, 302)]
+    assert database_state() == before
+
+
+def test_the_roll_back_confirmation_names_the_version_it_reactivates_and_shows_the_diff(operator, intent_v1):
+    v2 = make_version(intent_v1, user_prompt_template=intent_v1.user_prompt_template + "\nAntworte kurz.")
+    prompt_activate(template=v2, activated_by="erika")
+    before = database_state()
+    page = operator.get(INTENT_ROLLBACK).content.decode()
+    assert "Now serving: v2. After this: v1." in page
+    assert '<span class="diff-removed">-Antworte kurz.</span>' in page
+    assert 'value="Roll back to v1"' in page
+    assert database_state() == before
+
+
+def test_confirming_the_roll_back_reactivates_the_version_that_was_active_before(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    v3 = make_version(v2)
+    prompt_activate(template=v3, activated_by="erika")
+    prompt_activate(template=v2, activated_by="erika")
+    prompt_activate(template=v3, activated_by="erika")  # before v3: v2, whatever the version numbers say
+    response = operator.post(INTENT_ROLLBACK, follow=True)
+    assert response.redirect_chain == [(INTENT_HISTORY, 302)]
+    assert messages_of(response) == [("success", "classification.email_intent rolled back to v2 (was v3).")]
     latest = PromptActivation.objects.first()
     assert (latest.kind, latest.from_version, latest.to_version, latest.activated_by) == (
-        "rollback", v2, intent_v1, "erika",
+        "rollback", v3, v2, "erika",
     )
 
 
-def test_roll_back_with_nothing_to_roll_back_shows_an_error_message(operator, intent_v1):
+def test_a_roll_back_confirmed_after_another_version_became_active_changes_nothing(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    v3 = make_version(v2)
+    prompt_activate(template=v2, activated_by="erika")
+    page = operator.get(INTENT_ROLLBACK).content.decode()
+    assert '<input type="hidden" name="expected_current" value="2">' in page  # the page shows v2 -> v1
+    prompt_activate(template=v3, activated_by="max")  # meanwhile, someone else activates v3
     before = database_state()
-    response = run_action(operator, "roll_back", intent_v1)
-    assert response.status_code == 200
+    response = operator.post(INTENT_ROLLBACK, {"expected_current": "2"}, follow=True)
+    [(level, message)] = messages_of(response)
+    assert (level, message) == (
+        "error", "Nothing to roll back: v3 became active after the page was opened (it showed v2); "
+        "look at the history again before rolling back.",
+    )
+    assert database_state() == before
+
+
+def test_the_roll_back_confirmation_with_nothing_to_roll_back_says_why_and_offers_no_button(operator, intent_v1):
+    page = operator.get(INTENT_ROLLBACK).content.decode()
+    assert "Nothing to roll back: classification.email_intent v1 is the first version" in page
+    assert 'value="Roll back' not in page
+
+
+def test_confirming_a_roll_back_with_nothing_to_roll_back_shows_an_error_message(operator, intent_v1):
+    before = database_state()
+    response = operator.post(INTENT_ROLLBACK, follow=True)
     [(level, message)] = messages_of(response)
     assert level == "error"
     assert message.startswith("Nothing to roll back: classification.email_intent v1 is the first version")
@@ -213,16 +300,38 @@ def test_roll_back_of_several_prompts_at_once_is_refused(operator, intent_v1):
     assert database_state() == before
 
 
+def test_the_roll_back_of_an_unknown_prompt_is_404(operator):
+    unknown = reverse("admin:prompts_prompttemplate_rollback", args=["classification", "no_such_prompt"])
+    assert operator.get(unknown).status_code == 404
+    assert operator.post(unknown).status_code == 404
+
+
+def test_the_roll_back_button_is_on_the_active_versions_page_and_the_history_page_only(operator, intent_v1):
+    v2 = make_version(intent_v1)
+    assert INTENT_ROLLBACK in operator.get(url("change", intent_v1)).content.decode()
+    assert INTENT_ROLLBACK not in operator.get(url("change", v2)).content.decode()
+    assert INTENT_ROLLBACK in operator.get(INTENT_HISTORY).content.decode()
+
+
+def test_the_version_page_has_one_history_link_and_it_leads_to_the_prompts_history(operator, intent_v1):
+    page = operator.get(url("change", intent_v1)).content.decode()
+    assert page.count(INTENT_HISTORY) == 1
+    assert page.count('class="historylink"') == 1
+    assert reverse("admin:prompts_prompttemplate_history", args=[intent_v1.pk]) not in page
+
+
 # Who may do what ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
-@pytest.mark.parametrize("view", ["new_version", "activate"])
+@pytest.mark.parametrize("view", ["new_version", "activate", "rollback"])
 def test_view_only_staff_gets_403_on_the_version_changing_urls(viewer, intent_v1, view, method):
     v2 = make_version(intent_v1)
+    prompt_activate(template=v2, activated_by="erika")
     before = database_state()
     data = new_version_data(v2) if method == "post" else None
-    response = getattr(viewer, method)(url(view, v2), data)
+    address = INTENT_ROLLBACK if view == "rollback" else url(view, v2)
+    response = getattr(viewer, method)(address, data)
     assert response.status_code == 403
     assert database_state() == before
 
@@ -244,6 +353,7 @@ def test_a_version_creator_cannot_force_an_activation(client, intent_v1):
     run_action(client, "activate", v2)
     run_action(client, "roll_back", intent_v1)
     assert client.post(url("activate", v2)).status_code == 403
+    assert client.post(INTENT_ROLLBACK).status_code == 403
     assert database_state() == before
 
 

@@ -124,6 +124,16 @@ def test_with_four_eyes_the_activate_action_activates_nothing_and_points_to_the_
         reverse("admin:prompts_prompttemplate_changelist"),
         {"action": "activate", ACTION_CHECKBOX_NAME: [v2.pk], "index": 0}, follow=True,
     )
+    page = response.content.decode()  # the activation confirmation, without its button
+    assert "Four-eyes is on: a version is activated by a request" in page
+    assert release_url(v2, "activate") in page and 'value="Activate v2"' not in page
+    assert active_version() == 1
+
+
+def test_with_four_eyes_a_forced_post_of_the_activation_confirmation_activates_nothing(v2, settings):
+    settings.PROMPT_FOUR_EYES = True
+    client = signed_in("erika", *OPERATOR_PERMISSIONS)
+    response = client.post(reverse("admin:prompts_prompttemplate_activate", args=[v2.pk]), follow=True)
     assert "four-eyes is on" in messages_of(response)[0][1]
     assert active_version() == 1
 

@@ -188,7 +188,7 @@ def test_creating_a_new_version_from_v1_saves_an_inactive_v2_authored_by_the_ope
     )
     expect(page.locator("#content h2").first).to_have_text(f"{KEY} v2")
     expect(page.locator(".field-user_prompt_text pre")).to_contain_text(NEW_LINE)
-    expect(page.get_by_role("button", name="Activate this version")).to_be_visible()
+    expect(page.get_by_role("link", name="Activate this version…")).to_be_visible()
 
     v2 = version(2)
     # Browsers send a textarea's line breaks as CRLF; what counts is the text the operator wrote.
@@ -283,50 +283,102 @@ def assert_v2_replaced_v1():
     assert (activation.from_version, activation.to_version) == (version(1), version(2))
 
 
-def test_activating_v2_with_the_action_dropdown_on_the_changelist_replaces_v1(sign_in):
+def confirm_the_activation_of_v2(page):
+    """On the confirmation page: the diff against the active v1 is shown; the operator activates v2."""
+    expect(page.locator("h1")).to_have_text(f"Activate {KEY} v2?")
+    expect(page.locator(".serving-change")).to_contain_text("Now serving: v1. After this: v2.")
+    expect(page.locator(".serving-change .diff-removed").filter(has_text=OLD_LINE)).to_have_count(1)
+    expect(page.locator(".serving-change .diff-added").filter(has_text=NEW_LINE)).to_have_count(1)
+    assert active_versions() == [1]  # nothing changed by looking
+    page.get_by_role("button", name="Activate v2").click()
+
+
+def test_activating_v2_with_the_action_dropdown_asks_for_confirmation_with_the_diff_and_replaces_v1(sign_in):
     make_v2()
     page = sign_in()
     open_changelist(page)
     expect(changelist_row(page, 2).locator("td.field-is_active img")).to_have_attribute("alt", "False")
 
-    run_action(page, 2, "Activate the selected version")
+    run_action(page, 2, "Activate the selected version…")
+    confirm_the_activation_of_v2(page)
 
     expect(success_message(page)).to_have_text(as_shown(f"{KEY} v2 is now active (was v1)."))
-    expect(changelist_row(page, 2).locator("td.field-is_active img")).to_have_attribute("alt", "True")
-    expect(changelist_row(page, 1).locator("td.field-is_active img")).to_have_attribute("alt", "False")
     assert_v2_replaced_v1()
 
 
-def test_activating_v2_with_the_button_on_its_version_page_replaces_v1(sign_in):
+def test_activating_v2_from_its_version_page_asks_for_confirmation_with_the_diff_and_replaces_v1(sign_in):
     make_v2()
     page = sign_in()
     open_version(page, 2)
 
-    page.get_by_role("button", name="Activate this version").click()
+    page.get_by_role("link", name="Activate this version…").click()
+    confirm_the_activation_of_v2(page)
 
     expect(success_message(page)).to_have_text(as_shown(f"{KEY} v2 is now active (was v1)."))
     expect(page.locator("#content h2").first).to_have_text(f"{KEY} v2")
     # It is the active version now, so there is nothing left to activate on its page.
-    expect(page.get_by_role("button", name="Activate this version")).to_have_count(0)
+    expect(page.get_by_role("link", name="Activate this version…")).to_have_count(0)
     expect(page.locator(".field-is_active img")).to_have_attribute("alt", "True")
     assert_v2_replaced_v1()
 
 
-def test_rolling_back_with_the_action_dropdown_reactivates_v1(sign_in):
+def test_cancelling_the_activation_confirmation_changes_nothing(sign_in):
+    make_v2()
+    page = sign_in()
+    open_version(page, 2)
+    before = database_state()
+
+    page.get_by_role("link", name="Activate this version…").click()
+    page.locator(".submit-row").get_by_role("link", name="Cancel").click()
+
+    expect(page.locator("#content h2").first).to_have_text(f"{KEY} v2")
+    assert database_state() == before
+
+
+def assert_rolled_back_from_v2_to_v1(v2):
+    assert active_versions() == [1]
+    rollback = PromptActivation.objects.filter(task_type=TASK_TYPE, name=NAME).first()
+    assert (rollback.kind, rollback.activated_by) == (PromptActivation.Kind.ROLLBACK, "erika")
+    assert (rollback.from_version, rollback.to_version) == (v2, version(1))
+
+
+def confirm_the_roll_back_to_v1(page):
+    expect(page.locator(".serving-change")).to_contain_text("Now serving: v2. After this: v1.")
+    expect(page.locator(".serving-change .diff-added").filter(has_text=OLD_LINE)).to_have_count(1)
+    assert active_versions() == [2]  # nothing changed by looking
+    page.get_by_role("button", name="Roll back to v1").click()
+
+
+def test_rolling_back_with_the_action_dropdown_asks_for_confirmation_and_reactivates_v1(sign_in):
     v2 = make_v2()
     prompt_activate(template=v2, activated_by="erika")
     page = sign_in()
     open_changelist(page)
 
-    run_action(page, 2, "Roll back to the previous version")
+    run_action(page, 2, "Roll back to the previous version…")
+    confirm_the_roll_back_to_v1(page)
 
     expect(success_message(page)).to_have_text(as_shown(f"{KEY} rolled back to v1 (was v2)."))
-    expect(changelist_row(page, 1).locator("td.field-is_active img")).to_have_attribute("alt", "True")
-    expect(changelist_row(page, 2).locator("td.field-is_active img")).to_have_attribute("alt", "False")
-    assert active_versions() == [1]
-    rollback = PromptActivation.objects.filter(task_type=TASK_TYPE, name=NAME).first()
-    assert (rollback.kind, rollback.activated_by) == (PromptActivation.Kind.ROLLBACK, "erika")
-    assert (rollback.from_version, rollback.to_version) == (v2, version(1))
+    assert_rolled_back_from_v2_to_v1(v2)
+
+
+def test_rolling_back_from_the_history_page_asks_for_confirmation_and_reactivates_v1(sign_in):
+    v2 = make_v2()
+    prompt_activate(template=v2, activated_by="erika")
+    page = sign_in()
+    open_version(page, 2)
+    page.get_by_role("link", name="History", exact=True).click()
+    expect(page.locator("h1")).to_have_text(f"History of {KEY}")
+
+    page.get_by_role("link", name="Roll back from v2…").click()
+    confirm_the_roll_back_to_v1(page)
+
+    # Back on the history page, which now lists the roll-back first.
+    expect(success_message(page)).to_have_text(as_shown(f"{KEY} rolled back to v1 (was v2)."))
+    expect(page.locator("h1")).to_have_text(f"History of {KEY}")
+    first_activation = page.locator("table").filter(has=page.locator("caption", has_text="Activations"))
+    expect(first_activation.locator("tbody tr").first).to_contain_text("v2 → v1")
+    assert_rolled_back_from_v2_to_v1(v2)
 
 
 # View-only staff --------------------------------------------------------------------------------
@@ -345,16 +397,21 @@ def test_view_only_staff_sees_no_way_to_change_prompts_and_a_forced_activation_i
     changelist_row(page, 2).get_by_role("link", name=KEY).click()
     expect(page.locator("#content h2").first).to_have_text(f"{KEY} v2")
     tools = page.locator(".prompt-version-tools")
-    for reading_only in ("Preview", "Diff with…", "History of this prompt"):
+    for reading_only in ("Preview", "Diff with…"):
         expect(tools.get_by_role("link", name=reading_only)).to_be_visible()
+    expect(page.locator(".object-tools").get_by_role("link", name="History", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Create new version from this")).to_have_count(0)
-    expect(page.get_by_role("button", name="Activate this version")).to_have_count(0)
+    expect(page.get_by_role("link", name="Activate this version…")).to_have_count(0)
 
     # Victor forges what the hidden button would send, with his session and a valid CSRF token:
     # the server refuses it for lack of permission (not for a CSRF failure).
     token = page.locator("input[name=csrfmiddlewaretoken]").first.input_value()
     forced = {"form": {"csrfmiddlewaretoken": token}, "headers": {"Origin": live_server.url}}
-    for url in (admin_url(live_server, "activate", v2.pk), admin_url(live_server, "new_version", v2.pk)):
+    forced_urls = (
+        admin_url(live_server, "activate", v2.pk), admin_url(live_server, "new_version", v2.pk),
+        admin_url(live_server, "rollback", TASK_TYPE, NAME),
+    )
+    for url in forced_urls:
         response = page.request.post(url, **forced)
         assert response.status == 403, url
         assert "CSRF" not in response.text()
@@ -407,7 +464,7 @@ def test_the_history_page_lists_every_version_and_every_activation(sign_in):
     page = sign_in()
     open_version(page, 2)
 
-    page.get_by_role("link", name="History of this prompt").click()
+    page.get_by_role("link", name="History", exact=True).click()
 
     expect(page.locator("h1")).to_have_text(f"History of {KEY}")
     versions = page.locator("table", has=page.locator("caption", has_text="Versions")).locator("tbody tr")
@@ -457,11 +514,15 @@ PHONE_PAGES = {
         lambda v1, v2: ("change", v2.pk),
         lambda page: [
             page.get_by_role("link", name="Create new version from this"),
-            page.get_by_role("button", name="Activate this version"),
+            page.get_by_role("link", name="Activate this version…"),
             page.get_by_role("link", name="Preview"),
             page.get_by_role("link", name="Diff with…"),
-            page.get_by_role("link", name="History of this prompt"),
+            page.get_by_role("link", name="History", exact=True),
         ],
+    ),
+    "activation confirmation": (
+        lambda v1, v2: ("activate", v2.pk),
+        lambda page: [page.locator(".serving-change .diff-added"), page.get_by_role("button", name="Activate v2")],
     ),
     "new-version form": (
         lambda v1, v2: ("new_version", v1.pk),

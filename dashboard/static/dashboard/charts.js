@@ -1,5 +1,6 @@
 // Draws the dashboard's charts with Chart.js from the page's json_script data (no inline scripts).
 // Every <canvas data-chart="id"> gets one line chart; one dataset per prompt version (or label group).
+// How a chart is drawn (axis maximum, smoothing) comes with it from dashboard/charts.py: its kind.
 "use strict";
 
 (function () {
@@ -23,6 +24,9 @@
     canary_end: {colour: "#D55E00", dash: [2, 3]},
   };
 
+  const LABEL_HEIGHT = 22; // px: one marker label (11 px text with its padding) and a gap
+  const POINT_ROOM = 6; // px around the plot for the biggest point (today's, radius 5), so none is cut off
+
   function markerAnnotations() {
     const annotations = {};
     data.markers.forEach(function (marker, n) {
@@ -34,7 +38,11 @@
         borderColor: style.colour,
         borderDash: style.dash,
         borderWidth: 2,
-        label: {display: true, content: marker.label, position: "start", font: {size: 11}},
+        // Markers of one day share a line: each further one's label sits one line lower.
+        label: {
+          display: true, content: marker.label, position: "start", font: {size: 11},
+          yAdjust: (marker.stack || 0) * LABEL_HEIGHT,
+        },
       };
     });
     return annotations;
@@ -51,17 +59,18 @@
         labels: data.labels.map(function (_, index) { return label(index); }),
         datasets: chart.datasets.map(function (dataset, n) {
           const colour = palette[(dataset.version ? dataset.version - 1 : n) % palette.length];
-          return {
+          return Object.assign({
             label: dataset.label,
             data: dataset.data,
             borderColor: colour,
             backgroundColor: colour,
             spanGaps: false,
-            tension: 0.2,
+            // Points on the plot's edges (today's, the last; a rate of 100 %) are drawn whole.
+            clip: POINT_ROOM,
             pointRadius: function (context) { return context.dataIndex === partial ? 5 : 2; },
             // Today's point is hollow: the day is not over yet.
             pointBackgroundColor: function (context) { return context.dataIndex === partial ? "#ffffff" : colour; },
-          };
+          }, chart.line);
         }),
       },
       options: {
@@ -69,10 +78,12 @@
         maintainAspectRatio: false,
         animation: false,
         interaction: {mode: "index", intersect: false},
+        layout: {padding: {top: POINT_ROOM, right: POINT_ROOM}},
         scales: {
           // Fewer date labels on a phone, so they never overlap.
           x: {ticks: {maxRotation: 0, autoSkip: true, maxTicksLimit: canvas.clientWidth < 500 ? 4 : 8}},
-          y: {beginAtZero: chart.from_zero},
+          // A rate's axis ends at 100 %, a ratio's at 1 (chart.y_max); other axes end where the data does.
+          y: chart.y_max === null ? {beginAtZero: chart.from_zero} : {beginAtZero: chart.from_zero, max: chart.y_max},
         },
         plugins: {
           legend: {position: "bottom"},
