@@ -223,3 +223,10 @@ def test_an_email_only_classified_is_reviewed_on_its_intent(api, operator):
     assert {key: counts(row) for key, row in scores_by_key(saved).items()} == {
         "classification.email_intent": (0, 0, 1, 1)
     }
+
+
+def test_an_email_processed_before_the_classifier_was_kept_on_it_finds_it_in_the_call_metrics(statement, operator):
+    IncomingEmail.objects.filter(pk=statement.pk).update(intent_prompt_version=None)
+    statement.refresh_from_db()
+    scores = scores_by_key(review(statement, operator, intent="rejection"))
+    assert counts(scores["classification.email_intent"]) == (0, 0, 1, 0)
