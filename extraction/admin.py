@@ -30,7 +30,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import smart_split, unescape_string_literal
 
-from extraction import admin_intake, admin_review, llm, selectors, services
+from extraction import admin_intake, admin_review, llm, review, selectors, services
 from extraction.models import EmailAttachment, ExtractionResult, IncomingEmail, ModelPrice
 from metrics.admin import planner_row_estimate
 
@@ -279,7 +279,7 @@ class IncomingEmailAdmin(admin.ModelAdmin):
 
     @admin.display(description="review")
     def review_link(self, email):
-        if email.status not in selectors.REVIEWABLE_STATUSES:
+        if email.status not in review.REVIEWABLE:
             return "-"
         label = "Review again" if email.status == IncomingEmail.Status.REVIEWED else "Review"
         return format_html('<a href="{}">{}</a>', admin_review.review_url(email.pk), label)
@@ -330,7 +330,7 @@ class IncomingEmailAdmin(admin.ModelAdmin):
                 "attachment_rows": attachment_rows(page.object_list),
                 "result_count": obj.results.count(),
                 "results_shown": RESULTS_SHOWN,
-                "can_review": selectors.can_review(request.user) and obj.status in selectors.REVIEWABLE_STATUSES,
+                "can_review": selectors.can_review(request.user) and obj.status in review.REVIEWABLE,
             })
         return super().render_change_form(request, context, add, change, form_url, obj)
 

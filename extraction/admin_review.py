@@ -18,7 +18,8 @@ from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from extraction import ingest, llm, review, selectors, services
-from extraction.models import EmailAttachment, IncomingEmail
+from extraction.models import EmailAttachment, IncomingEmail, Intent
+from extraction.review import REVIEW_FIELDS
 from extraction.review_form import CONFIRM, SAVE, SKIP, ReviewForm, display_value, initial_values
 
 # The page shows this much of the body (the whole is a download) and this many attachments.
@@ -74,14 +75,16 @@ def next_view(request, *, model_admin):
 def review_view(request, pk, *, model_admin):
     """GET: the workstation for one e-mail; POST: confirm, save corrections, or skip it."""
     _require_reviewer(request)
-    email = get_object_or_404(IncomingEmail.objects.defer("body_text", "body_html"), pk=pk)
-    if email.status not in selectors.REVIEWABLE_STATUSES:
-        messages.error(request, f"This e-mail is {email.get_status_display().lower()}: only a finished e-mail "
-                                "(extracted, classified, in manual review or reviewed) can be reviewed.")
+    email = get_object_or_404(
+        IncomingEmail.objects.defer("body_text", "body_html").select_related("intent_prompt_version"), pk=pk
+    )
+    if email.status not in review.REVIEWABLE:
+        messages.error(request, f"This e-mail is {email.get_status_display().lower()}: it can be reviewed once "
+                                "its processing has ended.")
         return HttpResponseRedirect(reverse("admin:extraction_incomingemail_change", args=[pk]))
     answer = review.merged_answer(email)
     current = selectors.email_current_review(email=email)
-    initial = initial_values(current_review_values(current) if current else answer)
+    initial = current_review_values(current) if current else initial_values(answer)
     revision = current.revision if current else 0
     conflict = None
     if request.method == "POST":
@@ -102,7 +105,7 @@ def review_view(request, pk, *, model_admin):
                 conflict = {"message": str(exc), "review": current, "rows": conflict_rows(current, form)}
                 # Saving again now overwrites their review on purpose: the form carries their revision.
                 data = request.POST.copy()
-                data["revision"] = current.revision if current else 0
+                data["revision"] = str(current.revision if current else 0)
                 form = ReviewForm(data, initial=initial, action=SAVE)
                 form.is_valid()
             except ValidationError as exc:
@@ -121,7 +124,7 @@ def review_view(request, pk, *, model_admin):
         "opts": IncomingEmail._meta,
         "email": email,
         "form": form,
-        "fields": field_rows(form, answer),
+        "fields": field_rows(form, answer, email),
         "answer": answer,
         "current_review": current,
         "conflict": conflict,
@@ -148,16 +151,30 @@ def review_log_message(saved):
 
 def current_review_values(current):
     """The stored review as form values (a re-review starts from what was confirmed last)."""
-    return {"intent": current.intent, **{name: getattr(current, name) for name in ReviewForm.FACT_NAMES}}
+    return {"intent": current.intent, **{name: getattr(current, name) for name in REVIEW_FIELDS}}
 
 
-def field_rows(form, answer):
-    """Per form field: the bound field and where the model's value came from (source label and raw text)."""
-    provenance = answer.get("provenance", {})
-    return [
-        {"field": form[name], "provenance": provenance.get(name)}
-        for name in ("intent", *ReviewForm.FACT_NAMES)
-    ]
+SOURCE_LABELS = {"body": "the e-mail body", "pdf": "the PDF", "image": "the image"}
+
+
+def field_rows(form, answer, email):
+    """Per form field: the bound field, the model's value, and where it came from (source and raw text)."""
+    intent_origin = {
+        "label": (f"{email.intent_prompt_version}" if email.intent_prompt_version_id else "the classification")
+        + (f", confidence {email.intent_confidence:.2f}" if email.intent_confidence is not None else ""),
+        "model_value": dict(Intent.choices).get(answer["intent"], "none"),
+        "raw": "",
+    } if answer["intent"] else None
+    rows = [{"field": form["intent"], "origin": intent_origin}]
+    for name in REVIEW_FIELDS:
+        source = answer["sources"].get(name)
+        rows.append({"field": form[name], "origin": None if source is None else {
+            "label": " ".join(filter(None, [SOURCE_LABELS.get(source["source"], source["source"]),
+                                            source["attachment"]])),
+            "model_value": display_value(answer["facts"][name]),
+            "raw": source["raw"],
+        }})
+    return rows
 
 
 def conflict_rows(current, form):
@@ -169,7 +186,7 @@ def conflict_rows(current, form):
         {"label": form.fields[name].label or name.replace("_", " ").capitalize(),
          "theirs": display_value(theirs[name]), "yours": display_value(form.cleaned_data.get(name)),
          "differs": theirs[name] != form.cleaned_data.get(name)}
-        for name in ("intent", *ReviewForm.FACT_NAMES)
+        for name in ("intent", *REVIEW_FIELDS)
     ]
 
 
@@ -212,7 +229,7 @@ def file_view(request, pk, attachment_pk, *, model_admin):
     """
     _require_reviewer(request)
     attachment = get_object_or_404(EmailAttachment.objects.select_related("email"), pk=attachment_pk, email_id=pk)
-    if attachment.email.status not in selectors.REVIEWABLE_STATUSES:
+    if attachment.email.status not in review.REVIEWABLE:
         raise PermissionDenied
     if not attachment.file:
         raise Http404("This attachment was refused and not stored.")

@@ -12,6 +12,7 @@ from django import forms
 
 from extraction import normalise
 from extraction.models import Intent
+from extraction.scoring import REVIEW_FIELDS
 
 # Which button sent the form (the buttons' name="action").
 CONFIRM, SAVE, SKIP = "confirm", "save", "skip"
@@ -110,7 +111,7 @@ class AcceptsPlanField(forms.NullBooleanField):
 class ReviewForm(forms.Form):
     """What the operator says is right. `revision` is the review revision the page showed (0: none yet)."""
 
-    intent = forms.ChoiceField(choices=Intent.choices)
+    intent = forms.ChoiceField(choices=[("", "— choose —"), *Intent.choices])
     creditor_name = forms.CharField(required=False, max_length=normalise.TEXT_FIELDS["creditor_name"])
     creditor_reference = forms.CharField(
         required=False, max_length=normalise.TEXT_FIELDS["creditor_reference"], label="Creditor reference (Az.)"
@@ -127,11 +128,6 @@ class ReviewForm(forms.Form):
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
     revision = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
 
-    FACT_NAMES = (
-        "creditor_name", "creditor_reference", "debtor_name", "total_claim", "principal", "interest", "costs",
-        "statement_date", "accepts_plan",
-    )
-
     def __init__(self, *args, action=SAVE, **kwargs):
         self.action = action
         super().__init__(*args, **kwargs)
@@ -140,13 +136,13 @@ class ReviewForm(forms.Form):
 
     def facts(self):
         """The cleaned facts, keyed by the normalised field names (text stripped; empty text is "")."""
-        return {name: self.cleaned_data[name] for name in self.FACT_NAMES}
+        return {name: self.cleaned_data[name] for name in REVIEW_FIELDS}
 
     def changed_from_prefill(self):
         """The fields (intent included) whose cleaned value differs from what the page was prefilled with."""
         prefill = self.initial
         changed = [] if self.cleaned_data["intent"] == prefill.get("intent") else ["intent"]
-        return changed + [name for name in self.FACT_NAMES if self.cleaned_data[name] != prefill.get(name)]
+        return changed + [name for name in REVIEW_FIELDS if self.cleaned_data[name] != prefill.get(name)]
 
     def clean(self):
         cleaned = super().clean()
@@ -161,9 +157,6 @@ class ReviewForm(forms.Form):
         return cleaned
 
 
-def initial_values(prefill):
-    """Form initial data from the prefill (intent + facts as Decimal/date/bool/str/None)."""
-    values = {name: prefill.get(name) for name in ("intent", *ReviewForm.FACT_NAMES)}
-    for name in ("creditor_name", "creditor_reference", "debtor_name"):
-        values[name] = values[name] or ""
-    return values
+def initial_values(answer):
+    """Form initial data from `extraction.review.merged_answer`: the intent and the merged facts."""
+    return {"intent": answer["intent"], **answer["facts"]}

@@ -94,11 +94,6 @@ def email_body_head(*, email, field, chars):
 # Review ------------------------------------------------------------------------------------------
 
 REVIEW_PERMISSIONS = ("extraction.review_email", "extraction.view_incomingemail")
-# E-mails in these states have a finished answer to confirm or correct (or a review to redo).
-REVIEWABLE_STATUSES = (
-    IncomingEmail.Status.MANUAL_REVIEW, IncomingEmail.Status.EXTRACTED, IncomingEmail.Status.CLASSIFIED,
-    IncomingEmail.Status.REVIEWED,
-)
 # A QA-sample e-mail waits for its review in one of these (a review makes it `reviewed`).
 SAMPLE_WAITING_STATUSES = (IncomingEmail.Status.EXTRACTED, IncomingEmail.Status.CLASSIFIED)
 
