@@ -109,8 +109,10 @@ def review_view(request, pk, *, model_admin):
                 form = ReviewForm(data, initial=initial, action=SAVE)
                 form.is_valid()
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                # The service checks again what the form checked (and the status, which may have changed).
+                errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+                for field, field_errors in errors.items():
+                    form.add_error(field if field in form.fields else None, field_errors)
             else:
                 model_admin.log_change(request, email, review_log_message(saved))
                 messages.success(request, f"Saved the review of \u201c{_short(email)}\u201d ({_changes(saved)}).")

@@ -40,60 +40,69 @@ def display_value(value):
     return str(value)
 
 
-class GermanAmountField(forms.CharField):
-    """An amount in EUR typed the German way (or plainly); cleans to a Decimal with 2 places, or None."""
+class GermanValueField(forms.CharField):
+    """A value an operator types as text and `parse` reads (ValueError when it cannot); None when left empty."""
+
+    placeholder = ""
+    input_attrs = {}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("max_length", 40)
         super().__init__(**kwargs)
-        self.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off", "placeholder": "1.234,56"})
+        self.widget.attrs.update({"autocomplete": "off", "placeholder": self.placeholder, **self.input_attrs})
+
+    def parse(self, text):
+        raise NotImplementedError
+
+    def error_message(self, reason):
+        raise NotImplementedError
+
+    def clean(self, value):
+        text = super().clean(value)
+        if not text:
+            return None
+        try:
+            return self.parse(text)
+        except ValueError as exc:
+            raise forms.ValidationError(self.error_message(str(exc)), code="invalid") from None
+
+
+class GermanAmountField(GermanValueField):
+    """An amount in EUR typed the German way (or plainly); cleans to a Decimal with 2 places, or None."""
+
+    placeholder = "1.234,56"
+    input_attrs = {"inputmode": "decimal"}
 
     def prepare_value(self, value):
         return german_amount(value) if isinstance(value, Decimal) else value
 
-    def clean(self, value):
-        text = super().clean(value)
-        if not text:
-            return None
-        try:
-            return normalise.parse_claim_amount(text)
-        except ValueError as exc:
-            raise forms.ValidationError(_amount_error(str(exc)), code="invalid") from None
+    def parse(self, text):
+        return normalise.parse_claim_amount(text)
+
+    def error_message(self, reason):
+        if reason.startswith("a negative amount"):
+            return "An amount cannot be negative."
+        if reason.startswith("more than two decimals"):
+            return "At most two decimals (cents)."
+        if reason.startswith("not a plausible amount"):
+            return "That amount is too large."
+        return "Not an amount: type e.g. 1.234,56 or 1234,56 €."
 
 
-def _amount_error(reason):
-    if reason.startswith("a negative amount"):
-        return "An amount cannot be negative."
-    if reason.startswith("more than two decimals"):
-        return "At most two decimals (cents)."
-    if reason.startswith("not a plausible amount"):
-        return "That amount is too large."
-    return "Not an amount: type e.g. 1.234,56 or 1234,56 €."
-
-
-class GermanDateField(forms.CharField):
+class GermanDateField(GermanValueField):
     """A date typed as 31.12.2025 (or 31.12.25, or 2025-12-31); cleans to a date, or None."""
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("max_length", 40)
-        super().__init__(**kwargs)
-        self.widget.attrs.update({"autocomplete": "off", "placeholder": "31.12.2025"})
+    placeholder = "31.12.2025"
 
     def prepare_value(self, value):
         return german_date(value) if isinstance(value, datetime.date) else value
 
-    def clean(self, value):
-        text = super().clean(value)
-        if not text:
-            return None
-        try:
-            return normalise.parse_date(text)
-        except ValueError:
-            raise forms.ValidationError(
-                "Not a date: type e.g. 31.12.2025 (a real calendar day).", code="invalid"
-            ) from None
+    def parse(self, text):
+        return normalise.parse_date(text)
+
+    def error_message(self, reason):
+        return "Not a date: type e.g. 31.12.2025 (a real calendar day)."
 
 
 class AcceptsPlanSelect(forms.NullBooleanSelect):

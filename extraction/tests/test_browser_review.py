@@ -15,7 +15,8 @@ Status = IncomingEmail.Status
 
 
 def arrived(email, minutes_ago):
-    IncomingEmail.objects.filter(pk=email.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=minutes_ago))
+    when = timezone.now() - datetime.timedelta(minutes=minutes_ago)
+    IncomingEmail.objects.filter(pk=email.pk).update(created_at=when)
 
 
 @pytest.fixture
