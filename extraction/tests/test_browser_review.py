@@ -9,6 +9,9 @@ from django.utils import timezone
 from extraction.models import EmailReview, IncomingEmail
 from extraction.tests.conftest import BODY_ANSWER
 from extraction.tests.reviewing import answered_email, make_reviewer
+from metrics.days import local_day
+from metrics.selectors import prompt_accuracy
+from prompts.selectors import get_active_prompt
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 Status = IncomingEmail.Status
@@ -20,8 +23,11 @@ def arrived(email, minutes_ago):
 
 
 @pytest.fixture
-def three_waiting(api):
-    """Two e-mails in manual review (the PDF statement, then an acceptance) and one of the QA sample."""
+def three_waiting(api, queued):
+    """Two e-mails in manual review (the PDF statement, then an acceptance) and one of the QA sample.
+
+    `queued`: ingestion hands nothing to the (inline) worker; each e-mail is processed here against `api`.
+    """
     unsure = {"intent": "debt_statement", "confidence": 0.6}
     statement = answered_email(api, "statement_with_pdf.eml", classify=unsure)
     acceptance = answered_email(api, "acceptance_utf8_qp.eml", classify={"intent": "payment_plan", "confidence": 0.6},
@@ -88,3 +94,19 @@ def test_an_operator_works_three_emails_from_the_queue_by_keyboard(page, live_se
     assert reviews[acceptance.pk].changed_fields == ["total_claim"]
     assert reviews[statement.pk].changed_fields == [] and reviews[sampled.pk].changed_fields == []
     assert set(IncomingEmail.objects.values_list("status", flat=True)) == {Status.REVIEWED}
+
+    # The performance pages now show each version's accuracy, counted from these reviews (today: raw rows).
+    today = local_day(timezone.now())
+    for task_type, name, column in [("extraction", "email_body", "accuracy"),
+                                    ("extraction", "pdf_scanned", "accuracy"),
+                                    ("classification", "email_intent", "intent-accuracy")]:
+        version = get_active_prompt(task_type, name)
+        figures = prompt_accuracy(template=version, start=today, end=today)
+        checked, correct = (figures["intent_checked"], figures["intent_correct"]) if column == "intent-accuracy" \
+            else (figures["fields_checked"], figures["fields_correct"])
+        assert checked > 0
+        page.goto(f"{live_server.url}/admin/performance/{task_type}/{name}/")
+        cell = page.locator(f"#version-comparison tr[data-version='{version.version}'] td.{column}").inner_text()
+        assert f"({correct} of {checked})" in cell, (name, cell)
+        chart = "figure-intent_accuracy" if column == "intent-accuracy" else "figure-accuracy"
+        assert "accuracy per day" in page.locator(f"#{chart} figcaption").inner_text()
