@@ -135,7 +135,7 @@ def review_view(request, pk, *, model_admin):
         "body": _body(email),
         "documents": document_rows(email),
     }
-    return TemplateResponse(request, "admin/extraction/incomingemail/review.html", context, status=200)
+    return TemplateResponse(request, "admin/extraction/incomingemail/review.html", context)
 
 
 def _short(email):

@@ -110,3 +110,16 @@ def test_an_operator_works_three_emails_from_the_queue_by_keyboard(page, live_se
         assert f"({correct} of {checked})" in cell, (name, cell)
         chart = "figure-intent_accuracy" if column == "intent-accuracy" else "figure-accuracy"
         assert "accuracy per day" in page.locator(f"#{chart} figcaption").inner_text()
+
+
+def test_on_a_phone_the_form_stacks_below_the_email_without_sideways_scrolling(page, live_server, api, queued):
+    statement = answered_email(api, "statement_with_pdf.eml", classify={"intent": "debt_statement", "confidence": 0.6})
+    make_reviewer("rita")
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/extraction/incomingemail/{statement.pk}/review/")
+    source = page.locator(".review-source").bounding_box()
+    form = page.locator(".review-answer").bounding_box()
+    assert form["y"] >= source["y"] + source["height"]
+    assert form["width"] <= 390 and source["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

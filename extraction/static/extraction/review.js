@@ -29,6 +29,10 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("submit", () => {
         form.dataset.submitting = "yes";
     });
+    // Back to this page from the browser's history: it may be sent again.
+    window.addEventListener("pageshow", () => {
+        delete form.dataset.submitting;
+    });
     // Start where the work is: the first field with an error, else the intent.
     const first = form.querySelector(".review-field.errors input, .review-field.errors select")
         || form.querySelector("select[name=intent]");
