@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from extraction.models import EmailReview, IncomingEmail
@@ -303,3 +305,23 @@ def test_view_only_staff_see_no_review_links(client, statement):
     change = client.get(reverse("admin:extraction_incomingemail_change", args=[statement.pk])).content.decode()
     listing = client.get(reverse("admin:extraction_incomingemail_changelist")).content.decode()
     assert review_url(statement) not in change and review_url(statement) not in listing
+
+
+def test_the_page_makes_as_many_queries_for_forty_attachments_as_for_one(client, reviewer):
+    def email_with(attachments):
+        email = ingest_message(multipart_email(
+            *[(f'filename="Seite-{n}.pdf"', "application/pdf", PDF + str(n).encode()) for n in range(attachments)]
+        ))
+        IncomingEmail.objects.filter(pk=email.pk).update(status=Status.MANUAL_REVIEW)
+        return email
+
+    one, forty = email_with(1), email_with(40)
+    client.get(review_url(one))  # the session and the user are loaded once per request either way
+    with CaptureQueriesContext(connection) as one_page:
+        assert client.get(review_url(one)).status_code == 200
+    with CaptureQueriesContext(connection) as forty_page:
+        response = client.get(review_url(forty))
+    assert len(forty_page.captured_queries) == len(one_page.captured_queries) <= 12, [
+        q["sql"][:60] for q in forty_page.captured_queries
+    ]
+    assert len(response.context["documents"]["rows"]) == 20 and response.context["documents"]["more"]
