@@ -84,7 +84,7 @@ def insert_emails(*, start, end):
         f"""
         INSERT INTO extraction_incomingemail (id, message_id, sender, subject, body_text, body_html, received_at,
             status, intent, lowest_confidence, error, attempts, created_at, updated_at, intent_confidence,
-            processing_started_at, review_reason)
+            processing_started_at, review_reason, review_sample)
         SELECT i, '<' || i || '.' || substr(md5(i::text), 1, 16) || '@mail.example.de>',
                creditor || ' <forderungen' || (i %% 97) || '@example.de>',
                'Ihr Schreiben vom ' || to_char(created - interval '12 days', 'DD.MM.YYYY') || ' – Az. ' || ref
@@ -107,7 +107,8 @@ def insert_emails(*, start, end):
                CASE WHEN status = 'queued' THEN NULL ELSE created + interval '5 seconds' END,
                CASE WHEN status = 'manual_review' AND intent = 'inquiry' THEN 'the creditor asks a question'
                     WHEN status = 'manual_review' THEN 'confidence ' || round(confidence::numeric, 2) || ' is below 0.7'
-                    ELSE '' END
+                    ELSE '' END,
+               false
         FROM (
             SELECT i, created, debtor, creditor, ref, amount, intent, r_conf, confidence,
                    CASE WHEN i > %(n)s - 40 THEN 'queued'
@@ -303,10 +304,10 @@ def insert_hostile_email(*, now):
     _execute(
         """
         INSERT INTO extraction_incomingemail (id, message_id, sender, subject, body_text, body_html, received_at,
-            status, intent, lowest_confidence, error, attempts, created_at, updated_at, review_reason)
+            status, intent, lowest_confidence, error, attempts, created_at, updated_at, review_reason, review_sample)
         SELECT %(id)s, '<hostile@example.org>', 'Spam <x@example.org>', 'Forderung mit 10.000 Anhängen',
                (SELECT string_agg(md5(g::text), ' ') FROM generate_series(1, %(chunks)s) AS g), '', %(now)s,
-               'manual_review', 'spam', 0.5, '', 1, %(now)s, %(now)s, 'too many attachments'
+               'manual_review', 'spam', 0.5, '', 1, %(now)s, %(now)s, 'too many attachments', false
         """,
         {"id": email_id, "chunks": HOSTILE_BODY_BYTES // 33, "now": now},
     )

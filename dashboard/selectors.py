@@ -12,7 +12,7 @@ from django.db.models import Count, Max, Q
 
 from dashboard.figures import AccuracyFigures, DayFigures
 from extraction.models import IncomingEmail
-from extraction.selectors import intake_status
+from extraction.selectors import can_review, intake_status, review_queue
 from metrics.days import day_bounds
 from metrics.models import OperationalMetricsDaily, PromptAccuracyDaily, PromptPerformanceDaily
 from metrics.selectors import (
@@ -158,6 +158,8 @@ def index_overview(*, user, today):
         overview["emails_today"] = emails_today_by_status(today=today)
         overview["failed_count"] = failed.count()
         overview["failed_emails"] = list(failed[:FAILED_SHOWN])
+    if can_review(user):
+        overview["review_queue"] = review_queue().counts()
     if user.has_perm("extraction.view_mailboxstate"):
         overview["intake"] = intake_status()
     overview["can_view_operations"] = can_view_operations(user)

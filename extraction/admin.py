@@ -30,7 +30,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import smart_split, unescape_string_literal
 
-from extraction import admin_intake, llm, selectors, services
+from extraction import admin_intake, admin_review, llm, review, selectors, services
 from extraction.models import EmailAttachment, ExtractionResult, IncomingEmail, ModelPrice
 from metrics.admin import planner_row_estimate
 
@@ -272,6 +272,18 @@ class IncomingEmailAdmin(admin.ModelAdmin):
         # A body can be 50 MB: no page loads one whole (the e-mail page reads its head, see body()).
         return super().get_queryset(request).defer("body_text", "body_html")
 
+    def get_list_display(self, request):
+        if selectors.can_review(request.user):
+            return (*self.list_display, "review_link")
+        return self.list_display
+
+    @admin.display(description="review")
+    def review_link(self, email):
+        if email.status not in review.REVIEWABLE:
+            return "-"
+        label = "Review again" if email.status == IncomingEmail.Status.REVIEWED else "Review"
+        return format_html('<a href="{}">{}</a>', admin_review.review_url(email.pk), label)
+
     def get_changelist(self, request, **kwargs):
         return EmailChangeList
 
@@ -318,6 +330,7 @@ class IncomingEmailAdmin(admin.ModelAdmin):
                 "attachment_rows": attachment_rows(page.object_list),
                 "result_count": obj.results.count(),
                 "results_shown": RESULTS_SHOWN,
+                "can_review": selectors.can_review(request.user) and obj.status in review.REVIEWABLE,
             })
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -388,11 +401,24 @@ class IncomingEmailAdmin(admin.ModelAdmin):
                  name="extraction_attachment_download"),
             path("<int:pk>/body/<str:part>/", wrap(self.download_body), name="extraction_incomingemail_body"),
             path("upload/", wrap(self.upload), name="extraction_incomingemail_upload"),
+            path("review/next/", wrap(self.review_next), name="extraction_incomingemail_review_next"),
+            path("<int:pk>/review/", wrap(self.review), name="extraction_incomingemail_review"),
+            path("<int:pk>/review/file/<int:attachment_pk>/", wrap(self.review_file),
+                 name="extraction_incomingemail_review_file"),
             *super().get_urls(),
         ]
 
     def upload(self, request):
         return admin_intake.upload_view(request, model_admin=self)
+
+    def review_next(self, request):
+        return admin_review.next_view(request, model_admin=self)
+
+    def review(self, request, pk):
+        return admin_review.review_view(request, pk, model_admin=self)
+
+    def review_file(self, request, pk, attachment_pk):
+        return admin_review.file_view(request, pk, attachment_pk, model_admin=self)
 
     def download_attachment(self, request, pk):
         attachment = get_object_or_404(EmailAttachment.objects.select_related("email"), pk=pk)

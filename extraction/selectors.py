@@ -3,11 +3,12 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Count, Func, IntegerField, Q
 from django.db.models.functions import Left
 
 from extraction import llm
-from extraction.models import ExtractionResult, IncomingEmail, MailboxState
+from extraction.models import EmailReview, ExtractionResult, IncomingEmail, MailboxState
 from metrics.models import PromptPerformanceMetrics
 from prompts.models import PromptTemplate
 
@@ -88,6 +89,66 @@ def email_body_head(*, email, field, chars):
     Only the head leaves the database: on PostgreSQL only the head of a large value is even decompressed.
     """
     return IncomingEmail.objects.filter(pk=email.pk).values_list(Left(field, chars), OctetLength(field)).get()
+
+
+# Review ------------------------------------------------------------------------------------------
+
+REVIEW_PERMISSIONS = ("extraction.review_email", "extraction.view_incomingemail")
+# A QA-sample e-mail waits for its review in one of these (a review makes it `reviewed`).
+SAMPLE_WAITING_STATUSES = (IncomingEmail.Status.EXTRACTED, IncomingEmail.Status.CLASSIFIED)
+
+
+def can_review(user):
+    """Reviewing shows the whole e-mail, so it takes viewing e-mails besides `extraction.review_email`."""
+    return user.has_perms(REVIEW_PERMISSIONS)
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    """The e-mails waiting for an operator, in two parts worked in this order, each oldest first:
+    every `manual_review` e-mail, then the QA sample (`review_sample`, finished automatically, not reviewed).
+
+    Two queries instead of one ordered by part: each part is read in index order and stops at the first
+    row, however many e-mails wait (one ORDER BY over both parts would sort them all).
+    """
+
+    manual_review: models.QuerySet
+    sample: models.QuerySet
+
+    def next_email_id(self, *, leaving_out=()):
+        """The id of the first e-mail of the queue not in `leaving_out` (skipped ones), or None when none waits."""
+        for part in (self.manual_review, self.sample):
+            email_id = part.exclude(pk__in=leaving_out).values_list("pk", flat=True).first()
+            if email_id is not None:
+                return email_id
+        return None
+
+    def counts(self):
+        manual_review, sample = self.manual_review.count(), self.sample.count()
+        return {"manual_review": manual_review, "sample": sample, "total": manual_review + sample}
+
+
+def review_queue():
+    """The review queue: `manual_review` e-mails oldest first, then the unreviewed QA sample oldest first."""
+    emails = IncomingEmail.objects.order_by("created_at", "id")
+    return ReviewQueue(
+        manual_review=emails.filter(status=IncomingEmail.Status.MANUAL_REVIEW),
+        sample=emails.filter(review_sample=True, status__in=SAMPLE_WAITING_STATUSES),
+    )
+
+
+def email_current_review(*, email):
+    """The e-mail's review with its reviewer, or None when it has none yet."""
+    return EmailReview.objects.filter(email=email).select_related("reviewed_by").first()
+
+
+def review_queue_part(email):
+    """Which part of the queue `email` waits in ("manual_review", "sample"), or "" when it waits in none."""
+    if email.status == IncomingEmail.Status.MANUAL_REVIEW:
+        return "manual_review"
+    if email.review_sample and email.status in SAMPLE_WAITING_STATUSES:
+        return "sample"
+    return ""
 
 
 def intake_status():

@@ -3,7 +3,8 @@
 Roles: staff without permissions, view-only staff (every view permission), a prompt editor (view +
 prompts.create_version), an activator (view + prompts.activate_version), an approver (view +
 prompts.approve_activation: decides other operators' four-eyes requests), a superuser, and staff holding
-prompts.create_version without any view permission ("blind editor": may add a prompt, never see one). Pages are
+prompts.create_version without any view permission ("blind editor": may add a prompt, never see one), and a
+reviewer (view + extraction.review_email: works the review workstation). Pages are
 checked by HTTP status; writes by their effect on the database, since a refused admin action
 answers like an accepted one (a redirect back to the list).
 """
@@ -16,7 +17,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from extraction.models import IncomingEmail, MailboxFailure, MailboxState, ModelPrice
+from extraction.models import EmailReview, IncomingEmail, MailboxFailure, MailboxState, ModelPrice
 from extraction.services import ingest_message
 from extraction.tests.conftest import raw_email
 from prompts.models import ActivationRequest, PromptActivation, PromptRollout, PromptTemplate
@@ -27,7 +28,7 @@ from prompts.tests.validators import gate
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("nobody", "viewer", "editor", "activator", "approver", "superuser", "blind_editor")
+ROLES = ("nobody", "viewer", "editor", "activator", "approver", "superuser", "blind_editor", "reviewer")
 VIEW_PERMISSIONS = [
     "prompts.view_prompttemplate", "prompts.view_promptactivation",
     "prompts.view_activationrequest", "prompts.view_promptrollout",
@@ -43,6 +44,7 @@ ROLE_PERMISSIONS = {
     "activator": [*VIEW_PERMISSIONS, "prompts.activate_version"],
     "approver": [*VIEW_PERMISSIONS, "prompts.approve_activation"],
     "blind_editor": ["prompts.create_version"],
+    "reviewer": [*VIEW_PERMISSIONS, "extraction.review_email"],
 }
 
 
@@ -90,12 +92,12 @@ def admin(name, *args):
     return reverse(f"admin:{name}", args=args)
 
 
-def expect(nobody, viewer, editor, activator, superuser, *, approver=None, blind_editor=None):
-    """Expected status per role; an approver gets what a viewer gets, the blind editor what `nobody` gets,
-    unless a row says otherwise."""
+def expect(nobody, viewer, editor, activator, superuser, *, approver=None, blind_editor=None, reviewer=None):
+    """Expected status per role; an approver and a reviewer get what a viewer gets, the blind editor what
+    `nobody` gets, unless a row says otherwise."""
     statuses = (
         nobody, viewer, editor, activator, viewer if approver is None else approver, superuser,
-        nobody if blind_editor is None else blind_editor,
+        nobody if blind_editor is None else blind_editor, viewer if reviewer is None else reviewer,
     )
     return dict(zip(ROLES, statuses, strict=True))
 
@@ -140,6 +142,15 @@ PAGES = [
     ("e-mail body download", "get", lambda w: admin("extraction_incomingemail_body", w["email"].pk, "text"), VIEWERS),
     ("e-mail delete page", "get", lambda w: admin("extraction_incomingemail_delete", w["email"].pk),
      expect(403, 403, 403, 403, 200)),
+    ("review workstation", "get", lambda w: admin("extraction_incomingemail_review", w["email"].pk),
+     expect(403, 403, 403, 403, 200, reviewer=200)),
+    ("review workstation post", "post", lambda w: admin("extraction_incomingemail_review", w["email"].pk),
+     expect(403, 403, 403, 403, 200, reviewer=200)),
+    ("review queue (next e-mail)", "get", lambda w: admin("extraction_incomingemail_review_next"),
+     expect(403, 403, 403, 403, 200, reviewer=200)),
+    ("review file (inline PDF)", "get",
+     lambda w: admin("extraction_incomingemail_review_file", w["email"].pk, w["attachment"].pk),
+     expect(403, 403, 403, 403, 200, reviewer=200)),
     ("e-mail upload page", "get", lambda w: admin("extraction_incomingemail_upload"), expect(403, 403, 403, 403, 200)),
     ("mailbox status list", "get", lambda w: admin("extraction_mailboxstate_changelist"), VIEWERS),
     ("mailbox status (read-only)", "get", lambda w: admin("extraction_mailboxstate_change", w["mailbox"].pk), VIEWERS),
@@ -317,6 +328,13 @@ def upload_an_eml_file(client, w):
     return IncomingEmail.objects.count() == 2
 
 
+def review_an_email(client, w):
+    client.post(admin("extraction_incomingemail_review", w["email"].pk), {
+        "action": "save", "intent": "rejection", "total_claim": "1.234,56", "revision": "0",
+    })
+    return EmailReview.objects.filter(email=w["email"], total_claim="1234.56").exists()
+
+
 def add_a_model_price(client, w):
     client.post(admin("extraction_modelprice_add"), {
         "model_id": "claude-matrix", "input_usd_per_mtok": "1", "output_usd_per_mtok": "2", "valid_from": "2027-01-01",
@@ -355,6 +373,7 @@ WRITES = [
     (override_the_gate, {"superuser"}),
     (requeue_by_action, {"superuser"}),
     (upload_an_eml_file, {"superuser"}),
+    (review_an_email, {"reviewer", "superuser"}),
     (add_a_model_price, {"superuser"}),
     (delete_a_prompt_version_by_action, set()),
     (delete_an_activation, set()),
