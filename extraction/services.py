@@ -7,10 +7,10 @@ The work lives in one module per concern; import from here outside the extractio
 - extraction.intake: fetching the practice's IMAP mailbox into the ingestion (`imap_fetch`).
 """
 
+from extraction.answering import Classification
 from extraction.ingestion import ingest_message
 from extraction.intake import imap_fetch
 from extraction.processing import (
-    Classification,
     email_claim,
     email_fail,
     email_finish,
