@@ -1,5 +1,6 @@
-"""Creditor e-mails as they arrive, and what the pipeline learns from them."""
+"""Creditor e-mails as they arrive, what the pipeline learns from them, and what an operator confirmed."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -36,6 +37,7 @@ class IncomingEmail(models.Model):
         EXTRACTED = "extracted", "Extracted"
         MANUAL_REVIEW = "manual_review", "Manual review"
         FAILED = "failed", "Failed"
+        REVIEWED = "reviewed", "Reviewed"
 
     message_id = models.CharField(
         max_length=998, unique=True, help_text="Message-ID header, or a hash of the raw message."
@@ -63,6 +65,15 @@ class IncomingEmail(models.Model):
     processing_started_at = models.DateTimeField(
         null=True, blank=True, help_text="When the current or last processing run claimed the e-mail."
     )
+    review_sample = models.BooleanField(
+        default=False,
+        help_text="Drawn for the review queue's QA sample when it finished automatically (REVIEW_SAMPLE_RATE).",
+    )
+    # Raw metric rows are deleted after their retention, so the review reads the version from here.
+    intent_prompt_version = models.ForeignKey(
+        "prompts.PromptTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The classification version that gave the intent.",
+    )
 
     objects = IncomingEmailManager()
 
@@ -75,7 +86,13 @@ class IncomingEmail(models.Model):
             models.Index(fields=["status", "-created_at", "-id"], name="email_status_created_idx"),
             models.Index(fields=["intent", "-created_at", "-id"], name="email_intent_created_idx"),
             models.Index(fields=["-created_at", "-id", "lowest_confidence"], name="email_created_idx"),
+            # The review queue's QA sample, oldest first: a small partial index (5 % of finished e-mails).
+            models.Index(
+                fields=["created_at", "id"], name="email_review_sample_idx",
+                condition=Q(review_sample=True, status__in=["extracted", "classified"]),
+            ),
         ]
+        permissions = [("review_email", "Can review e-mails")]
 
     def __str__(self):
         return f"{self.sender}: {self.subject[:60]}"
@@ -172,6 +189,53 @@ class ExtractionResult(models.Model):
     def __str__(self):
         label = self.attachment.original_name if self.attachment_id else self.get_source_display()
         return f"{label} of e-mail {self.email_id}"
+
+
+class EmailReview(models.Model):
+    """What an operator confirmed an e-mail says: the ground truth the model's answers are scored against.
+
+    Stored beside the results, never over them; one per e-mail, replaced (revision + 1) by a re-review.
+    """
+
+    email = models.OneToOneField(IncomingEmail, on_delete=models.CASCADE, related_name="review")
+    intent = models.CharField(max_length=40, choices=Intent.choices)
+    creditor_name = models.CharField(max_length=500, blank=True)
+    creditor_reference = models.CharField(max_length=255, blank=True, help_text="Aktenzeichen / file number.")
+    debtor_name = models.CharField(max_length=500, blank=True)
+    total_claim = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    principal = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    interest = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    costs = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    statement_date = models.DateField(null=True, blank=True)
+    accepts_plan = models.BooleanField(null=True, blank=True)
+    changed_fields = models.JSONField(
+        default=list, blank=True, help_text="Fields the operator changed from the merged result (intent included)."
+    )
+    note = models.TextField(blank=True)
+    # PROTECT: the ground truth keeps who confirmed it; operators who leave are deactivated, not deleted.
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField(default=timezone.now)
+    revision = models.PositiveIntegerField(default=1, help_text="1 for the first review, + 1 for each re-review.")
+    scores = models.JSONField(
+        default=list, blank=True,
+        help_text="Per contributing prompt version: fields checked and right, intent checked and right.",
+    )
+
+    class Meta:
+        ordering = ["-reviewed_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(revision__gte=1), name="email_review_revision_positive"),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": 0}),
+                    name=f"email_review_{name}_not_negative",
+                )
+                for name in ("total_claim", "principal", "interest", "costs")
+            ),
+        ]
+
+    def __str__(self):
+        return f"review {self.revision} of e-mail {self.email_id}"
 
 
 class ModelPrice(models.Model):

@@ -7,6 +7,7 @@ call that produced it are committed together or not at all.
 """
 
 import logging
+import random
 
 from django.conf import settings
 from django.db import transaction
@@ -45,7 +46,8 @@ def email_record_classification(*, email, call):
     """Store the intent from a classification call, with the call's metrics; returns the Classification."""
     classification = answering.classification_of(call)
     IncomingEmail.objects.filter(pk=email.pk).update(
-        intent=classification.intent, intent_confidence=classification.confidence, updated_at=timezone.now()
+        intent=classification.intent, intent_confidence=classification.confidence,
+        intent_prompt_version=call.prompt, updated_at=timezone.now(),
     )
     needs_review = bool(classification.problem) or classification.confidence < settings.REVIEW_CONFIDENCE_THRESHOLD
     _record_call_metrics(
@@ -127,10 +129,19 @@ def email_finish(*, email, results, review_reasons, duration_ms):
         current.status = Status.MANUAL_REVIEW
     else:
         current.status = Status.EXTRACTED if results else Status.CLASSIFIED
+    current.review_sample = current.status != Status.MANUAL_REVIEW and _drawn_for_review_sample()
     current.error = ""
-    current.save(update_fields=["lowest_confidence", "review_reason", "status", "error", "updated_at"])
+    current.save(
+        update_fields=["lowest_confidence", "review_reason", "status", "review_sample", "error", "updated_at"]
+    )
     MetricsCollector().record_processing_time(stage="pipeline", duration_ms=duration_ms, email_id=current.pk)
     return current
+
+
+def _drawn_for_review_sample():
+    # The QA sample of the review queue: answers that passed on their own confidence are checked too.
+    # random.random(), so a test can seed it; the e-mail is not held back either way.
+    return random.random() < settings.REVIEW_SAMPLE_RATE
 
 
 def _intent_review_reasons(email, threshold):

@@ -4,7 +4,8 @@ The work lives in one module per concern; import from here outside the extractio
 - extraction.ingestion: storing a raw e-mail with its attachments and queueing it (`ingest_message`);
 - extraction.processing: one processing run's writes (claim, record a call's answer, finish, fail);
 - extraction.recovery: re-queueing by hand, and recovering runs a killed worker left behind;
-- extraction.intake: fetching the practice's IMAP mailbox into the ingestion (`imap_fetch`).
+- extraction.intake: fetching the practice's IMAP mailbox into the ingestion (`imap_fetch`);
+- extraction.review: an operator's review of an e-mail, scored per prompt version (`email_review`).
 """
 
 from extraction.answering import Classification
@@ -18,6 +19,7 @@ from extraction.processing import (
     result_record,
 )
 from extraction.recovery import REQUEUEABLE, email_requeue, emails_recover_stranded
+from extraction.review import email_review
 
 __all__ = [
     "REQUEUEABLE",
@@ -27,6 +29,7 @@ __all__ = [
     "email_finish",
     "email_record_classification",
     "email_requeue",
+    "email_review",
     "emails_recover_stranded",
     "imap_fetch",
     "ingest_message",

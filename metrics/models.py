@@ -77,6 +77,67 @@ class PromptPerformanceDaily(CallRatios, models.Model):
         return f"{self.prompt_version_id} on {self.date}"
 
 
+class PromptAccuracyMetrics(models.Model):
+    """How one review scored one prompt version that contributed to the reviewed e-mail. Raw, 30-day retention.
+
+    Written only by metrics.services.accuracy_replace: a re-review replaces its review's rows.
+    """
+
+    prompt_version = models.ForeignKey(
+        PromptTemplate, on_delete=models.PROTECT, related_name="accuracy_metrics", db_index=False
+    )
+    review_id = models.BigIntegerField(db_index=True, help_text="Id of the e-mail review (a plain id, like email_id).")
+    email_id = models.BigIntegerField(null=True, blank=True, help_text=EMAIL_ID_HELP)
+    fields_checked = models.PositiveIntegerField()
+    fields_correct = models.PositiveIntegerField()
+    intent_checked = models.PositiveIntegerField()
+    intent_correct = models.PositiveIntegerField()
+    recorded_at = models.DateTimeField(default=timezone.now, db_index=True, help_text="When the review was saved.")
+
+    class Meta:
+        verbose_name = "prompt accuracy metric"
+        verbose_name_plural = "prompt accuracy metrics (raw)"
+        indexes = [models.Index(fields=["prompt_version", "recorded_at"], name="metrics_pam_version_time_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(fields_correct__lte=models.F("fields_checked"))
+                & models.Q(intent_correct__lte=models.F("intent_checked")),
+                name="metrics_pam_correct_within_checked",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.prompt_version_id} review {self.review_id}"
+
+
+class PromptAccuracyDaily(models.Model):
+    """Per (prompt version, local day of the review) rollup of PromptAccuracyMetrics. Kept forever.
+
+    A table of its own rather than columns on PromptPerformanceDaily: its days are the reviews' days, not
+    the calls', and its rollup owns whole rows (the upsert and the removal of stale rows are per table).
+    """
+
+    prompt_version = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="daily_accuracy")
+    date = models.DateField(help_text="Local calendar day (TIME_ZONE) of the reviews.")
+    review_count = models.PositiveIntegerField()
+    fields_checked = models.PositiveIntegerField()
+    fields_correct = models.PositiveIntegerField()
+    intent_checked = models.PositiveIntegerField()
+    intent_correct = models.PositiveIntegerField()
+    rolled_up_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "prompt accuracy (daily)"
+        verbose_name_plural = "prompt accuracy (daily)"
+        constraints = [
+            models.UniqueConstraint(fields=["prompt_version", "date"], name="metrics_pad_version_date_unique"),
+        ]
+        indexes = [models.Index(fields=["date"], name="metrics_pad_date_idx")]
+
+    def __str__(self):
+        return f"{self.prompt_version_id} on {self.date}"
+
+
 class MetricType(models.TextChoices):
     QUEUE_DEPTH = "queue_depth", "Queue depth"
     PROCESSING_TIME_MS = "processing_time_ms", "Processing time (ms)"
@@ -163,6 +224,7 @@ class RollupDay(models.Model):
     class Kind(models.TextChoices):
         PROMPT = "prompt", "Prompt performance"
         OPERATIONAL = "operational", "Operational"
+        ACCURACY = "accuracy", "Prompt accuracy"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     day = models.DateField()

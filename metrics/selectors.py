@@ -3,17 +3,27 @@
 from datetime import timedelta
 
 from django.db.models import Avg, Count, Max, Min, Q, Sum
+from django.utils import timezone
 
 from metrics.aggregates import ExactDecimalSum, Percentile
 from metrics.days import day_bounds, days_between, local_day
-from metrics.models import OperationalMetrics, PromptPerformanceMetrics, RollupDay
+from metrics.models import (
+    OperationalMetrics,
+    PromptAccuracyDaily,
+    PromptAccuracyMetrics,
+    PromptPerformanceMetrics,
+    RollupDay,
+)
 
 P95 = 0.95
 
 RAW_MODELS = {
     RollupDay.Kind.PROMPT: PromptPerformanceMetrics,
     RollupDay.Kind.OPERATIONAL: OperationalMetrics,
+    RollupDay.Kind.ACCURACY: PromptAccuracyMetrics,
 }
+
+ACCURACY_COUNTS = ("review_count", "fields_checked", "fields_correct", "intent_checked", "intent_correct")
 
 
 def raw_rows_of_day(*, kind, day):
@@ -41,6 +51,52 @@ def prompt_day_aggregates(*, day):
         )
         .order_by("prompt_version")
     )
+
+
+def accuracy_day_aggregates(*, day):
+    """One dict per prompt version with the day's review counts: reviews, fields and intents checked and right."""
+    return (
+        raw_rows_of_day(kind=RollupDay.Kind.ACCURACY, day=day)
+        .values("prompt_version")
+        .annotate(
+            review_count=Count("pk"),
+            fields_checked=Sum("fields_checked"),
+            fields_correct=Sum("fields_correct"),
+            intent_checked=Sum("intent_checked"),
+            intent_correct=Sum("intent_correct"),
+            max_id=Max("pk"),
+        )
+        .order_by("prompt_version")
+    )
+
+
+def prompt_accuracy(*, template, start, end, today=None):
+    """Accuracy of a prompt version over local days `start`..`end` (both included): past days from the daily
+    rollup, today from the raw rows. Returns review_count, fields_checked, fields_correct, accuracy,
+    intent_checked, intent_correct, intent_accuracy (an accuracy is None when nothing was checked)."""
+    today = today or local_day(timezone.now())
+    totals = PromptAccuracyDaily.objects.filter(
+        prompt_version=template, date__gte=start, date__lte=min(end, today - timedelta(days=1))
+    ).aggregate(**{name: Sum(name) for name in ACCURACY_COUNTS})
+    totals = {name: totals[name] or 0 for name in ACCURACY_COUNTS}
+    if start <= today <= end:
+        for row in accuracy_day_aggregates(day=today).filter(prompt_version=template):
+            for name in ACCURACY_COUNTS:
+                totals[name] += row[name]
+    return accuracy_figures(**totals)
+
+
+def accuracy_figures(*, review_count, fields_checked, fields_correct, intent_checked, intent_correct):
+    """The counts with their two ratios (None when nothing was checked)."""
+    return {
+        "review_count": review_count,
+        "fields_checked": fields_checked,
+        "fields_correct": fields_correct,
+        "accuracy": fields_correct / fields_checked if fields_checked else None,
+        "intent_checked": intent_checked,
+        "intent_correct": intent_correct,
+        "intent_accuracy": intent_correct / intent_checked if intent_checked else None,
+    }
 
 
 def operational_day_aggregates(*, day):

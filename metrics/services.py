@@ -12,7 +12,13 @@ from django.utils import timezone
 
 from metrics import selectors
 from metrics.days import local_day
-from metrics.models import OperationalMetricsDaily, PromptPerformanceDaily, RollupDay
+from metrics.models import (
+    OperationalMetricsDaily,
+    PromptAccuracyDaily,
+    PromptAccuracyMetrics,
+    PromptPerformanceDaily,
+    RollupDay,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,13 @@ ROLLUPS = {
         count_field="sample_count",
         aggregates=selectors.operational_day_aggregates,
     ),
+    Kind.ACCURACY: Rollup(
+        daily_model=PromptAccuracyDaily,
+        key_fields=("prompt_version",),
+        value_fields=selectors.ACCURACY_COUNTS,
+        count_field="review_count",
+        aggregates=selectors.accuracy_day_aggregates,
+    ),
 }
 
 
@@ -117,6 +130,57 @@ def rollup_prompt_metrics(*, day, now=None):
 def rollup_operational_metrics(*, day, now=None):
     """Aggregate one local day of operational samples per (metric_type, labels_key); returns rows written."""
     return rollup_day(kind=Kind.OPERATIONAL, day=day, now=now)
+
+
+def rollup_accuracy_metrics(*, day, now=None):
+    """Aggregate one local day of review scores into PromptAccuracyDaily (upsert); returns daily rows written."""
+    return rollup_day(kind=Kind.ACCURACY, day=day, now=now)
+
+
+SCORE_COUNTS = ("fields_checked", "fields_correct", "intent_checked", "intent_correct")
+
+
+@transaction.atomic
+def accuracy_replace(*, review_id, email_id, scores, recorded_at, replaced=None):
+    """Record a review's scores (one raw row per prompt version), replacing what an earlier revision of the
+    same review recorded: nothing is counted twice.
+
+    `scores`: dicts with prompt_version (id) and SCORE_COUNTS. `replaced`: {"recorded_at", "scores"} of the
+    earlier revision, or None. Days whose daily rows counted the replaced rows are rolled up again at once;
+    a day already cleaned (its raw rows are gone, so it cannot be recomputed) has the replaced counts
+    subtracted from its daily rows instead.
+    """
+    old_rows = list(PromptAccuracyMetrics.objects.filter(review_id=review_id))
+    PromptAccuracyMetrics.objects.filter(pk__in=[row.pk for row in old_rows]).delete()
+    PromptAccuracyMetrics.objects.bulk_create(
+        PromptAccuracyMetrics(
+            prompt_version_id=score["prompt_version"], review_id=review_id, email_id=email_id,
+            recorded_at=recorded_at, **{name: score[name] for name in SCORE_COUNTS},
+        )
+        for score in scores
+    )
+    days = {local_day(row.recorded_at) for row in old_rows} | {local_day(recorded_at)}
+    if replaced is not None and not old_rows:
+        days.add(local_day(replaced["recorded_at"]))
+    for entry in RollupDay.objects.filter(kind=Kind.ACCURACY, day__in=days).order_by("day"):
+        if not entry.is_final:
+            rollup_day(kind=Kind.ACCURACY, day=entry.day)
+            continue
+        # Cleaned: subtract what its rollup counted of the replaced revision (rows it read, or the revision's
+        # own record once cleanup deleted them).
+        counted = [row for row in old_rows if local_day(row.recorded_at) == entry.day
+                   and entry.source_max_id is not None and row.pk <= entry.source_max_id]
+        if not old_rows and replaced is not None and local_day(replaced["recorded_at"]) == entry.day:
+            counted = [PromptAccuracyMetrics(prompt_version_id=s["prompt_version"], **{
+                name: s[name] for name in SCORE_COUNTS}) for s in replaced["scores"]]
+        _subtract_from_daily(day=entry.day, rows=counted)
+
+
+def _subtract_from_daily(*, day, rows):
+    for row in rows:
+        PromptAccuracyDaily.objects.filter(prompt_version_id=row.prompt_version_id, date=day).update(
+            review_count=F("review_count") - 1, **{name: F(name) - getattr(row, name) for name in SCORE_COUNTS},
+        )
 
 
 def _lock_ledger_day(*, kind, day, now):

@@ -5,8 +5,9 @@ from metrics.models import RollupDay
 
 
 def nightly_prompt_metrics():
-    """01:00: roll up missing and recent days of prompt metrics, then clean expired raw rows."""
-    return _nightly(RollupDay.Kind.PROMPT)
+    """01:00: roll up missing and recent days of prompt metrics, then clean expired raw rows; then the same
+    for the prompt versions' review accuracy."""
+    return {**_nightly(RollupDay.Kind.PROMPT), "accuracy": _nightly(RollupDay.Kind.ACCURACY)}
 
 
 def nightly_operational_metrics():
