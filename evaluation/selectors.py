@@ -5,13 +5,17 @@ A call *fails* when it did not succeed (the API failed, or the answer was not sc
 to manual review. Only calls since the rollout started count (and none after it ended).
 """
 
+from datetime import datetime, time, timedelta
+
 from django.conf import settings
 from django.db.models import Count, FloatField, Q, Sum
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from evaluation.figures import field_accuracy
 from evaluation.models import ExperimentCaseResult, ExperimentRun
 from evaluation.sequential import ArmFigures, EarlyWindow, RolloutRule, rollout_verdict, wilson_interval
+from extraction.models import IncomingEmail
 from metrics.aggregates import ExactDecimalSum
 from metrics.models import PromptPerformanceMetrics
 
@@ -179,3 +183,20 @@ def experiment_compare(*, baseline, candidate):
 
 def _delta(before, after):
     return None if before is None or after is None else after - before
+
+
+def reviewed_emails(*, intent=None, start=None, end=None):
+    """Reviewed e-mails (oldest first), optionally of one reviewed intent and received between two local dates
+    (both included)."""
+    emails = IncomingEmail.objects.filter(status=IncomingEmail.Status.REVIEWED, review__isnull=False)
+    if intent:
+        emails = emails.filter(review__intent=intent)
+    if start:
+        emails = emails.filter(received_at__gte=_local_midnight(start))
+    if end:
+        emails = emails.filter(received_at__lt=_local_midnight(end + timedelta(days=1)))
+    return emails.order_by("received_at", "pk")
+
+
+def _local_midnight(day):
+    return timezone.make_aware(datetime.combine(day, time.min))
