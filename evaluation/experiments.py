@@ -41,6 +41,7 @@ from evaluation.models import ExperimentCaseResult, ExperimentRun
 from extraction import answering, llm
 from extraction.models import FACT_BEARING_INTENTS
 from metrics.models import PromptPerformanceMetrics
+from prompts.models import PromptTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -322,3 +323,22 @@ def _keep_figures(run):
     if run.finished_at is None:
         ExperimentRun.objects.filter(pk=run.pk).update(finished_at=Now())
     ExperimentRun.objects.filter(pk=run.pk).update(figures=expected.summary_to_json(figures.run_summary(run)))
+
+
+def experiment_compare_with_active(*, evaluation_set, candidate, started_by, max_cost_usd=None):
+    """{"baseline", "candidate"}: the latest run on `evaluation_set` of the active version and of `candidate`
+    (finished or still going), starting whichever of the two has none."""
+    active = PromptTemplate.objects.filter(task_type=candidate.task_type, name=candidate.name, is_active=True).first()
+    if active is None:
+        raise EvaluationError(f"{candidate.task_type}.{candidate.name} has no active version to compare with.")
+    if active.pk == candidate.pk:
+        raise EvaluationError(f"{candidate} is the active version; choose another version to compare with it.")
+    runs = {}
+    for role, template in (("baseline", active), ("candidate", candidate)):
+        usable = ExperimentRun.objects.filter(
+            template=template, evaluation_set=evaluation_set, status__in=(*LIVE, Status.FINISHED)
+        ).order_by("-created_at", "-pk").first()
+        runs[role] = usable or experiment_start(
+            evaluation_set=evaluation_set, template=template, started_by=started_by, max_cost_usd=max_cost_usd
+        )
+    return runs

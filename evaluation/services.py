@@ -16,6 +16,7 @@ from django.conf import settings
 from evaluation import selectors
 from evaluation.experiments import (  # noqa: F401 - the app's services, in one place
     experiment_cancel,
+    experiment_compare_with_active,
     experiment_estimate,
     experiment_execute,
     experiment_start,
