@@ -26,7 +26,9 @@ from prompts.tests.factories import make_version
 pytestmark = pytest.mark.django_db
 
 Outcome = ExperimentCaseResult.Outcome
-DEGRADE = "\n[fake-model: wrong-fields=0.3 seed=7]"
+# Each fact wrong with probability 0.05: about a third of the cases get some fact wrong (1 - 0.95 ** 9).
+DEGRADE_FACTS = "\n[fake-model: wrong-fields=0.05 seed=7]"
+DEGRADE_INTENT = "\n[fake-model: wrong-fields=0.3 seed=7]"
 
 
 @pytest.fixture
@@ -63,7 +65,7 @@ def case_numbers(run, case_ids):
 def test_a_good_and_a_degraded_extraction_version_compare_lists_exactly_the_degraded_cases(fake_model, start):
     evaluation_set = evaluation_set_create(name="November", emails=reviewed_statements(12), created_by="rita")
     good = get_active_prompt("extraction", "email_body")
-    worse = make_version(good, system_prompt=good.system_prompt + DEGRADE)
+    worse = make_version(good, system_prompt=good.system_prompt + DEGRADE_FACTS)
     baseline = start(evaluation_set=evaluation_set, template=good)
     fake_model.requests.clear()
     candidate = start(evaluation_set=evaluation_set, template=worse)
@@ -91,7 +93,7 @@ def test_a_good_and_a_degraded_extraction_version_compare_lists_exactly_the_degr
 def test_a_classification_version_is_scored_on_the_intent(fake_model, start):
     evaluation_set = evaluation_set_create(name="November", emails=reviewed_statements(12), created_by="rita")
     good = get_active_prompt("classification", "email_intent")
-    worse = make_version(good, system_prompt=(good.system_prompt or "") + DEGRADE)
+    worse = make_version(good, system_prompt=(good.system_prompt or "") + DEGRADE_INTENT)
     baseline = start(evaluation_set=evaluation_set, template=good)
     fake_model.requests.clear()
     candidate = start(evaluation_set=evaluation_set, template=worse)
