@@ -5,7 +5,7 @@ normalisation); an experiment writes only its own rows: never production results
 
 How a run survives a killed worker without scoring a case twice:
 - `experiment_start` creates one pending ExperimentCaseResult per case (unique per run and case) and queues
-  `evaluation.tasks.run_experiment`;
+  `evaluation.tasks.run_experiment` EXPERIMENT_TASKS_PER_RUN times (the tasks share the run's cases);
 - the task claims pending rows in chunks (a claim token and time on the rows), answers a chunk's cases on
   EXPERIMENT_CONCURRENCY threads, and writes each answer with an UPDATE conditional on the row still being
   pending under its claim: a row is scored once, whoever else took it over;
@@ -87,7 +87,9 @@ def experiment_start(*, evaluation_set, template, started_by, max_cost_usd=None)
             estimated_cost_usd=experiment_estimate(evaluation_set=evaluation_set, template=template),
         )
         ExperimentCaseResult.objects.bulk_create(ExperimentCaseResult(run=run, case_id=pk) for pk in cases)
-        _enqueue(run.pk)
+        # Several tasks share the run's cases (each claims its own chunks): a run uses every worker.
+        for _ in range(max(1, min(settings.EXPERIMENT_TASKS_PER_RUN, len(cases)))):
+            _enqueue(run.pk)
     run.refresh_from_db()
     return run
 
@@ -155,6 +157,7 @@ def experiment_execute(*, run_id, client=None):
     while True:
         if not _still_running(run.pk):
             return run
+        budget.refresh()
         if budget.reached():
             _stop_for_budget(run, budget)
             break
@@ -174,12 +177,21 @@ def experiment_execute(*, run_id, client=None):
 
 
 class _Budget:
-    """The run's cost so far (from its rows, plus what this process added since), against max_cost_usd."""
+    """The run's cost so far against max_cost_usd: read from its rows (all tasks') before each chunk, plus
+    what this task's threads spent since."""
 
     def __init__(self, run):
+        self.run = run
         self.limit = run.max_cost_usd
         self.lock = threading.Lock()
-        self.spent = run.summary()["cost_usd"] if self.limit is not None else Decimal("0")
+        self.spent = Decimal("0")
+        self.refresh()
+
+    def refresh(self):
+        if self.limit is not None:
+            spent = figures.run_summary(self.run)["cost_usd"]
+            with self.lock:
+                self.spent = spent
 
     def add(self, cost):
         with self.lock:

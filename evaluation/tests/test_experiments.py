@@ -131,14 +131,18 @@ def test_each_case_costs_what_the_price_table_says(fake_model, start):
 
 
 def test_the_budget_stops_the_run_and_skips_the_remaining_cases(fake_model, start):
-    evaluation_set = evaluation_set_create(name="November", emails=reviewed_statements(5), created_by="rita")
+    emails = reviewed_statements(5)
+    evaluation_set = evaluation_set_create(name="November", emails=emails, created_by="rita")
     version = get_active_prompt("extraction", "email_body")
-    one_call = PromptPerformanceMetrics.objects.filter(prompt_version=version).first().cost_usd
-    run = start(evaluation_set=evaluation_set, template=version, max_cost_usd=one_call * 2)
+    # What the first two cases cost: the production calls of the same e-mails sent the same requests.
+    two_cases = sum(
+        PromptPerformanceMetrics.objects.get(prompt_version=version, email_id=email.pk).cost_usd for email in emails[:2]
+    )
+    run = start(evaluation_set=evaluation_set, template=version, max_cost_usd=two_cases)
     assert run.status == "finished"
     outcomes = list(run.results.order_by("pk").values_list("outcome", flat=True))
     assert outcomes == ["scored", "scored", "skipped", "skipped", "skipped"]
-    assert "budget" in run.stop_reason and run.summary()["cost_usd"] <= one_call * 2
+    assert "budget" in run.stop_reason and run.summary()["cost_usd"] == two_cases
     assert run.summary()["skipped"] == 3
     reasons = run.results.filter(outcome="skipped").values_list("skip_reason", flat=True)
     assert all("budget" in reason for reason in reasons)
