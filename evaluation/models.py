@@ -81,7 +81,7 @@ class ExperimentRun(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     started_by = models.CharField(max_length=150)
     max_cost_usd = models.DecimalField(
-        max_digits=12, decimal_places=6, null=True, blank=True,
+        max_digits=14, decimal_places=8, null=True, blank=True,
         help_text="The run stops once its calls cost this much; the cases not yet run are skipped.",
     )
     estimated_cost_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
