@@ -186,6 +186,12 @@ class ExperimentRunAdmin(admin.ModelAdmin):
             estimate = services.experiment_estimate(
                 evaluation_set=form.cleaned_data["evaluation_set"], template=form.cleaned_data["template"]
             )
+            if request.method == "POST" and "compare" in request.POST:
+                chosen = form.cleaned_data
+                return self._compare_with_active(
+                    request, candidate=chosen["template"], evaluation_set=chosen["evaluation_set"],
+                    max_cost_usd=chosen["max_cost_usd"],
+                )
             if request.method == "POST" and "start" in request.POST:
                 try:
                     run = services.experiment_start(
@@ -212,9 +218,13 @@ class ExperimentRunAdmin(admin.ModelAdmin):
             raise PermissionDenied
         candidate = get_object_or_404(PromptTemplate, pk=template_id)
         evaluation_set = get_object_or_404(EvaluationSet, pk=request.POST.get("set"))
+        return self._compare_with_active(request, candidate=candidate, evaluation_set=evaluation_set)
+
+    def _compare_with_active(self, request, *, candidate, evaluation_set, max_cost_usd=None):
         try:
             runs = services.experiment_compare_with_active(
-                evaluation_set=evaluation_set, candidate=candidate, started_by=request.user
+                evaluation_set=evaluation_set, candidate=candidate, started_by=request.user,
+                max_cost_usd=max_cost_usd,
             )
         except EvaluationError as exc:
             self.message_user(request, str(exc), messages.ERROR)
