@@ -120,12 +120,15 @@ def experiment_cancel(*, run, cancelled_by):
 
 
 def experiments_resume_stale(*, now=None):
-    """Queue again each running run whose worker stopped beating (killed); returns their ids."""
+    """Queue again each running run whose worker stopped beating (killed), and each run queued that long
+    without a worker taking it (a broker that lost its task); returns their ids."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS)
     ids = list(
-        ExperimentRun.objects.filter(status=Status.RUNNING)
-        .filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True)).values_list("pk", flat=True)
+        ExperimentRun.objects.filter(
+            Q(status=Status.RUNNING, heartbeat_at__lt=stale) | Q(status=Status.RUNNING, heartbeat_at__isnull=True)
+            | Q(status=Status.QUEUED, created_at__lt=stale)
+        ).values_list("pk", flat=True)
     )
     for run_id in ids:
         logger.warning("Experiment run %s: its worker stopped; queued again", run_id)
