@@ -29,16 +29,13 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Avg, Q
 from django.db.models.functions import Now
 from django.utils import timezone
-from django_q.brokers import get_broker
-from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.exceptions import TimeoutException
-from django_q.tasks import async_task
 
 from evaluation import expected, figures
 from evaluation.errors import EvaluationError
 from evaluation.models import ExperimentCaseResult, ExperimentRun
-from extraction import answering, llm
+from extraction import answering, llm, queueing
 from extraction.models import FACT_BEARING_INTENTS
 from metrics.models import PromptPerformanceMetrics
 from prompts.models import PromptTemplate
@@ -95,12 +92,8 @@ def experiment_start(*, evaluation_set, template, started_by, max_cost_usd=None)
 
 
 def _enqueue(run_id):
-    """Queue the run's task with the current transaction (as extraction.queueing does for e-mails)."""
-    if isinstance(get_broker(), ORM) and Conf.ORM == "default" and not Conf.SYNC:
-        with transaction.atomic(savepoint=False):
-            async_task(RUN_EXPERIMENT_TASK, run_id)
-    else:
-        transaction.on_commit(lambda: async_task(RUN_EXPERIMENT_TASK, run_id))
+    """Queue a task of the run with the current transaction."""
+    queueing.enqueue_with_transaction(RUN_EXPERIMENT_TASK, run_id)
 
 
 def experiment_cancel(*, run, cancelled_by):
