@@ -52,6 +52,19 @@ PERFORMANCE_CHARTS = (
 )
 
 
+# From the operators' reviews (AccuracyFigures per day); a chart no version has a figure for is left out
+# (a classification prompt has no field accuracy, an extraction prompt no intent accuracy).
+ACCURACY_CHARTS = (
+    PerformanceChart(
+        "accuracy", "Field accuracy per day, reviewed e-mails (%)", "%", False, lambda day: percent(day.accuracy, 2)
+    ),
+    PerformanceChart(
+        "intent_accuracy", "Intent accuracy per day, reviewed e-mails (%)", "%", False,
+        lambda day: percent(day.intent_accuracy, 2),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class OperationsChart:
     """One line per value of the label `split_by`; a day's daily rows of that value combine with `combine`."""
@@ -86,24 +99,36 @@ def _chart_data(*, day_range, charts, markers=()):
     }
 
 
-def performance_chart_data(*, versions, figures, day_range, activations, rollouts=()):
-    """The performance page's charts: `figures` is {version pk: {day: DayFigures}}."""
+def _version_datasets(chart, *, versions, figures, dates):
+    return [
+        {
+            "label": f"v{version.version}" + (" (active)" if version.is_active else ""),
+            "version": version.version,
+            "data": [chart.value(by_day[day]) if day in by_day else None for day in dates],
+        }
+        for version in versions
+        if (by_day := figures.get(version.pk))
+    ]
+
+
+def performance_chart_data(*, versions, figures, day_range, activations, rollouts=(), accuracy=None):
+    """The performance page's charts: `figures` is {version pk: {day: DayFigures}}, `accuracy`
+    {version pk: {day: AccuracyFigures}}."""
     dates = day_range.dates
     charts = []
     for chart in PERFORMANCE_CHARTS:
-        datasets = [
-            {
-                "label": f"v{version.version}" + (" (active)" if version.is_active else ""),
-                "version": version.version,
-                "data": [chart.value(by_day[day]) if day in by_day else None for day in dates],
-            }
-            for version in versions
-            if (by_day := figures.get(version.pk))
-        ]
+        datasets = _version_datasets(chart, versions=versions, figures=figures, dates=dates)
         charts.append({
             "id": chart.id, "title": chart.title, "unit": chart.unit, "from_zero": chart.from_zero,
             "datasets": datasets,
         })
+    for chart in ACCURACY_CHARTS:
+        datasets = _version_datasets(chart, versions=versions, figures=accuracy or {}, dates=dates)
+        if any(value is not None for dataset in datasets for value in dataset["data"]):
+            charts.append({
+                "id": chart.id, "title": chart.title, "unit": chart.unit, "from_zero": chart.from_zero,
+                "datasets": datasets,
+            })
     markers = activation_markers(activations=activations, day_range=day_range)
     markers += canary_markers(rollouts=rollouts, day_range=day_range)
     return _chart_data(day_range=day_range, charts=charts, markers=sorted(markers, key=lambda m: m["at"]))

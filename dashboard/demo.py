@@ -228,6 +228,7 @@ def _receive_emails(rng, collector, timeline):
         elif status != IncomingEmail.Status.QUEUED:
             _record_call(collector, rng, intent_version, classified_at, email_id=email_id,
                          answer=(True, intent_confidence))
+            IncomingEmail.objects.filter(pk=email_id).update(intent_prompt_version=intent_version)
         if facts is not None:
             _record_call(collector, rng, body_v1, received + timedelta(minutes=2), email_id=email_id,
                          answer=(True, facts["confidence"]))

@@ -5,9 +5,10 @@ ratio comes from `metrics.ratios` (the field names are the daily rollup's), so a
 number as in the admin.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
+from metrics import ratios
 from metrics.models import MetricType
 from metrics.ratios import CallRatios
 
@@ -64,6 +65,29 @@ class RangeFigures(CallRatios):
     @property
     def worst_daily_p95_ms(self):
         return max((day.p95_ms for day in self.days if day.p95_ms is not None), default=None)
+
+
+@dataclass(frozen=True)
+class AccuracyFigures:
+    """A prompt version's review scores on one day (its accuracy rollup, or today's raw rows), or summed
+    over a range with `+`: counts add up, so the range's accuracy is right ÷ checked over all its reviews."""
+
+    review_count: int = 0
+    fields_checked: int = 0
+    fields_correct: int = 0
+    intent_checked: int = 0
+    intent_correct: int = 0
+
+    @property
+    def accuracy(self):
+        return ratios.accuracy(correct=self.fields_correct, checked=self.fields_checked)
+
+    @property
+    def intent_accuracy(self):
+        return ratios.accuracy(correct=self.intent_correct, checked=self.intent_checked)
+
+    def __add__(self, other):
+        return AccuracyFigures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
 
 def _call_weighted_mean(days, name):

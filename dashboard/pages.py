@@ -1,15 +1,16 @@
 """What each operator page shows, put together from the selectors (queries), the figures and the charts."""
 
 from dashboard import charts, selectors
-from dashboard.figures import RangeFigures, operation_day_totals
+from dashboard.figures import AccuracyFigures, RangeFigures, operation_day_totals
 
 
 def prompt_performance(*, task_type, name, day_range):
     """The performance page of one prompt: charts per version, the versions compared, the empty state."""
     versions = selectors.prompt_versions(task_type=task_type, name=name)
     figures = selectors.prompt_day_figures(versions=versions, day_range=day_range)
+    accuracy = selectors.prompt_day_accuracy(versions=versions, day_range=day_range)
     chart_data = charts.performance_chart_data(
-        versions=versions, figures=figures, day_range=day_range,
+        versions=versions, figures=figures, day_range=day_range, accuracy=accuracy,
         activations=selectors.activations_in_range(task_type=task_type, name=name, day_range=day_range),
         rollouts=selectors.rollouts_in_range(task_type=task_type, name=name, day_range=day_range),
     )
@@ -20,7 +21,10 @@ def prompt_performance(*, task_type, name, day_range):
         "chart_data": chart_data,
         "chart_tables": charts.chart_tables(chart_data),
         "comparison": [
-            {"version": version, "figures": RangeFigures(days=list(figures.get(version.pk, {}).values()))}
+            {
+                "version": version, "figures": RangeFigures(days=list(figures.get(version.pk, {}).values())),
+                "accuracy": sum(accuracy.get(version.pk, {}).values(), AccuracyFigures()),
+            }
             for version in versions
         ],
         "has_data": has_data,

@@ -10,12 +10,17 @@ from datetime import timedelta
 
 from django.db.models import Count, Max, Q
 
-from dashboard.figures import DayFigures
+from dashboard.figures import AccuracyFigures, DayFigures
 from extraction.models import IncomingEmail
 from extraction.selectors import intake_status
 from metrics.days import day_bounds
-from metrics.models import OperationalMetricsDaily, PromptPerformanceDaily
-from metrics.selectors import operational_day_aggregates, prompt_day_aggregates
+from metrics.models import OperationalMetricsDaily, PromptAccuracyDaily, PromptPerformanceDaily
+from metrics.selectors import (
+    ACCURACY_COUNTS,
+    accuracy_day_aggregates,
+    operational_day_aggregates,
+    prompt_day_aggregates,
+)
 from prompts import selectors as prompt_selectors
 from prompts.models import PromptActivation, PromptRollout, PromptTemplate
 
@@ -49,6 +54,25 @@ def prompt_day_figures(*, versions, day_range):
                 p95_ms=row["p95_execution_time_ms"],
             )
     return figures
+
+
+def prompt_day_accuracy(*, versions, day_range):
+    """{version pk: {day: AccuracyFigures}} of the reviews over the range: rollups for past days, raw rows
+    for today so far."""
+    accuracy = defaultdict(dict)
+    daily = (
+        PromptAccuracyDaily.objects.filter(
+            prompt_version__in=versions, date__gte=day_range.first, date__lte=day_range.last
+        )
+        .exclude(date=day_range.today)
+        .values("prompt_version", "date", *ACCURACY_COUNTS)
+    )
+    for row in daily:
+        accuracy[row["prompt_version"]][row["date"]] = AccuracyFigures(**{n: row[n] for n in ACCURACY_COUNTS})
+    if day_range.includes_today:
+        for row in accuracy_day_aggregates(day=day_range.today).filter(prompt_version__in=versions):
+            accuracy[row["prompt_version"]][day_range.today] = AccuracyFigures(**{n: row[n] for n in ACCURACY_COUNTS})
+    return accuracy
 
 
 def activations_in_range(*, task_type, name, day_range):

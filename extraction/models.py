@@ -129,7 +129,25 @@ class EmailAttachment(models.Model):
         return self.original_name
 
 
-class ExtractionResult(models.Model):
+class CreditorFacts(models.Model):
+    """The nine facts of a creditor's answer, normalised: what a source or the merge found, or what a review
+    confirmed."""
+
+    creditor_name = models.CharField(max_length=500, blank=True)
+    creditor_reference = models.CharField(max_length=255, blank=True, help_text="Aktenzeichen / file number.")
+    debtor_name = models.CharField(max_length=500, blank=True)
+    total_claim = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    principal = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    interest = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    costs = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
+    statement_date = models.DateField(null=True, blank=True)
+    accepts_plan = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ExtractionResult(CreditorFacts):
     """What one prompt version found in one source of an e-mail, normalised; or the merge of them.
 
     One row per (e-mail, source, attachment): processing an e-mail again updates its rows.
@@ -155,15 +173,6 @@ class ExtractionResult(models.Model):
     success = models.BooleanField(default=False)
     error = models.TextField(blank=True, help_text="Why the answer could not be used.")
 
-    creditor_name = models.CharField(max_length=500, blank=True)
-    creditor_reference = models.CharField(max_length=255, blank=True, help_text="Aktenzeichen / file number.")
-    debtor_name = models.CharField(max_length=500, blank=True)
-    total_claim = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
-    principal = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
-    interest = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
-    costs = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
-    statement_date = models.DateField(null=True, blank=True)
-    accepts_plan = models.BooleanField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     unparsed = models.JSONField(
         default=dict, blank=True, help_text="Values that could not be normalised, as the model wrote them."
@@ -191,7 +200,7 @@ class ExtractionResult(models.Model):
         return f"{label} of e-mail {self.email_id}"
 
 
-class EmailReview(models.Model):
+class EmailReview(CreditorFacts):
     """What an operator confirmed an e-mail says: the ground truth the model's answers are scored against.
 
     Stored beside the results, never over them; one per e-mail, replaced (revision + 1) by a re-review.
@@ -199,15 +208,6 @@ class EmailReview(models.Model):
 
     email = models.OneToOneField(IncomingEmail, on_delete=models.CASCADE, related_name="review")
     intent = models.CharField(max_length=40, choices=Intent.choices)
-    creditor_name = models.CharField(max_length=500, blank=True)
-    creditor_reference = models.CharField(max_length=255, blank=True, help_text="Aktenzeichen / file number.")
-    debtor_name = models.CharField(max_length=500, blank=True)
-    total_claim = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
-    principal = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
-    interest = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
-    costs = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, help_text="EUR")
-    statement_date = models.DateField(null=True, blank=True)
-    accepts_plan = models.BooleanField(null=True, blank=True)
     changed_fields = models.JSONField(
         default=list, blank=True, help_text="Fields the operator changed from the merged result (intent included)."
     )

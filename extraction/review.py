@@ -24,6 +24,7 @@ from extraction.models import EmailReview, ExtractionResult, IncomingEmail, Inte
 from extraction.normalise import AMOUNT_FIELDS, MAX_AMOUNT, TEXT_FIELDS
 from extraction.scoring import REVIEW_FIELDS, is_empty
 from metrics import services as metrics_services
+from metrics.models import PromptPerformanceMetrics
 
 __all__ = ["REVIEW_FIELDS", "ReviewConflict", "email_review", "merged_answer", "version_scores"]
 
@@ -143,8 +144,9 @@ def version_scores(*, email, intent, facts):
             "intent_checked": 0, "intent_correct": 0, "fields": {},
         })
 
-    if email.intent_prompt_version_id is not None:
-        row = entry(email.intent_prompt_version_id)
+    classifier_id = _classification_version_id(email)
+    if classifier_id is not None:
+        row = entry(classifier_id)
         row["intent_checked"] = 1
         row["intent_correct"] = int(scoring.intent_correct(intent, email.intent))
     sources = [
@@ -163,6 +165,17 @@ def version_scores(*, email, intent, facts):
                 # Two sources of one version: the field is right only if both got it right.
                 row["fields"][name] = row["fields"].get(name, True) and right
     return sorted(by_version.values(), key=lambda row: row["prompt_version"])
+
+
+def _classification_version_id(email):
+    """The version that gave the intent; for e-mails processed before it was kept on the e-mail, the
+    classification call's metric row, while it is retained."""
+    if email.intent_prompt_version_id is not None:
+        return email.intent_prompt_version_id
+    return (
+        PromptPerformanceMetrics.objects.filter(email_id=email.pk, prompt_version__task_type="classification")
+        .order_by("-recorded_at", "-id").values_list("prompt_version", flat=True).first()
+    )
 
 
 def _answers(result):

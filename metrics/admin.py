@@ -16,10 +16,13 @@ from django.utils.functional import cached_property
 from metrics.models import (
     OperationalMetrics,
     OperationalMetricsDaily,
+    PromptAccuracyDaily,
+    PromptAccuracyMetrics,
     PromptPerformanceDaily,
     PromptPerformanceMetrics,
     RollupDay,
 )
+from metrics.ratios import accuracy
 
 # Below this estimate an exact count is cheap and more pleasant to read.
 EXACT_COUNT_BELOW = 10_000
@@ -99,6 +102,39 @@ class PromptPerformanceDailyAdmin(ReadOnlyAdmin):
     @admin.display(description="success rate")
     def success_rate_display(self, obj):
         return f"{obj.success_rate:.1%}" if obj.success_rate is not None else "–"
+
+
+@admin.register(PromptAccuracyMetrics)
+class PromptAccuracyMetricsAdmin(BigTableAdmin):
+    list_display = [
+        "recorded_at", "prompt_version", "fields_checked", "fields_correct", "intent_checked", "intent_correct",
+        "review_id", "email_id",
+    ]
+    list_filter = ["prompt_version", "recorded_at"]
+    list_select_related = ["prompt_version"]
+
+
+@admin.register(PromptAccuracyDaily)
+class PromptAccuracyDailyAdmin(ReadOnlyAdmin):
+    list_display = [
+        "date", "prompt_version", "review_count", "fields_checked", "fields_correct", "accuracy_display",
+        "intent_checked", "intent_correct", "intent_accuracy_display",
+    ]
+    list_filter = ["prompt_version", "date"]
+    list_select_related = ["prompt_version"]
+    ordering = ["-date", "prompt_version"]
+
+    @admin.display(description="accuracy")
+    def accuracy_display(self, obj):
+        return _share(accuracy(correct=obj.fields_correct, checked=obj.fields_checked))
+
+    @admin.display(description="intent accuracy")
+    def intent_accuracy_display(self, obj):
+        return _share(accuracy(correct=obj.intent_correct, checked=obj.intent_checked))
+
+
+def _share(ratio):
+    return f"{ratio:.1%}" if ratio is not None else "–"
 
 
 @admin.register(OperationalMetricsDaily)

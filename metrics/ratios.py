@@ -20,6 +20,11 @@ def cost_per_call(*, cost_usd, calls):
     return cost_usd / calls if calls else None
 
 
+def accuracy(*, correct, checked):
+    """Share of reviewed answers (fields, or intents) that were right (0..1)."""
+    return correct / checked if checked else None
+
+
 class CallRatios:
     """The three ratios as properties of anything with call_count, success_count, review_count and
     total_cost_usd: a daily rollup row, or the dashboard's figures of a day or a range."""

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db.models import Avg, Count, Max, Min, Q, Sum
 from django.utils import timezone
 
+from metrics import ratios
 from metrics.aggregates import ExactDecimalSum, Percentile
 from metrics.days import day_bounds, days_between, local_day
 from metrics.models import (
@@ -92,10 +93,10 @@ def accuracy_figures(*, review_count, fields_checked, fields_correct, intent_che
         "review_count": review_count,
         "fields_checked": fields_checked,
         "fields_correct": fields_correct,
-        "accuracy": fields_correct / fields_checked if fields_checked else None,
+        "accuracy": ratios.accuracy(correct=fields_correct, checked=fields_checked),
         "intent_checked": intent_checked,
         "intent_correct": intent_correct,
-        "intent_accuracy": intent_correct / intent_checked if intent_checked else None,
+        "intent_accuracy": ratios.accuracy(correct=intent_correct, checked=intent_checked),
     }
 
 

@@ -159,20 +159,24 @@ def accuracy_replace(*, review_id, email_id, scores, recorded_at, replaced=None)
         )
         for score in scores
     )
-    days = {local_day(row.recorded_at) for row in old_rows} | {local_day(recorded_at)}
+    # The new rows are like any late row: the catch-up folds them into a day rolled up before they came.
+    days = {local_day(row.recorded_at) for row in old_rows}
     if replaced is not None and not old_rows:
         days.add(local_day(replaced["recorded_at"]))
     for entry in RollupDay.objects.filter(kind=Kind.ACCURACY, day__in=days).order_by("day"):
         if not entry.is_final:
             rollup_day(kind=Kind.ACCURACY, day=entry.day)
             continue
-        # Cleaned: subtract what its rollup counted of the replaced revision (rows it read, or the revision's
-        # own record once cleanup deleted them).
-        counted = [row for row in old_rows if local_day(row.recorded_at) == entry.day
-                   and entry.source_max_id is not None and row.pk <= entry.source_max_id]
-        if not old_rows and replaced is not None and local_day(replaced["recorded_at"]) == entry.day:
-            counted = [PromptAccuracyMetrics(prompt_version_id=s["prompt_version"], **{
-                name: s[name] for name in SCORE_COUNTS}) for s in replaced["scores"]]
+        # Cleaned: subtract what its rollup counted of the replaced revision: the rows it read, or, once
+        # cleanup has deleted them, what the replaced revision's own record says they were.
+        if old_rows:
+            counted = [row for row in old_rows
+                       if local_day(row.recorded_at) == entry.day and row.pk <= (entry.source_max_id or 0)]
+        else:
+            counted = [
+                PromptAccuracyMetrics(prompt_version_id=score["prompt_version"], **{n: score[n] for n in SCORE_COUNTS})
+                for score in replaced["scores"]
+            ]
         _subtract_from_daily(day=entry.day, rows=counted)
 
 
@@ -181,6 +185,8 @@ def _subtract_from_daily(*, day, rows):
         PromptAccuracyDaily.objects.filter(prompt_version_id=row.prompt_version_id, date=day).update(
             review_count=F("review_count") - 1, **{name: F(name) - getattr(row, name) for name in SCORE_COUNTS},
         )
+    # As a rollup would have it: a version with no review left on the day has no row.
+    PromptAccuracyDaily.objects.filter(date=day, review_count=0).delete()
 
 
 def _lock_ledger_day(*, kind, day, now):
