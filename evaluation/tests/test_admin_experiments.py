@@ -20,7 +20,7 @@ VIEW_RUNS = ("evaluation.view_experimentrun", "evaluation.view_evaluationset")
 START = "evaluation.add_experimentrun"
 CANCEL = "evaluation.change_experimentrun"
 BUILD_SETS = ("evaluation.add_evaluationset", "evaluation.add_evaluationcase", "extraction.view_incomingemail")
-DEGRADE = "\n[fake-model: wrong-fields=0.05 seed=7]"
+DEGRADE = "\n[fake-model: wrong-fields=0.2 seed=7]"
 
 
 def signed_in(username, *permissions):

@@ -28,7 +28,7 @@ def test_compare_with_active_shows_the_regressions_and_the_gate_refuses_until_ov
     }]
     staff_user("olga", *OPERATOR_PERMISSIONS, OVERRIDE_GATE, *EXPERIMENTS)
     active = get_active_prompt("extraction", "email_body")
-    worse = make_version(active, system_prompt=active.system_prompt + "\n[fake-model: wrong-fields=0.05 seed=7]",
+    worse = make_version(active, system_prompt=active.system_prompt + "\n[fake-model: wrong-fields=0.2 seed=7]",
                          description="Kürzere Anweisung")
     version_page = reverse("admin:prompts_prompttemplate_change", args=[worse.pk])
 

@@ -26,8 +26,8 @@ from prompts.tests.factories import make_version
 pytestmark = pytest.mark.django_db
 
 Outcome = ExperimentCaseResult.Outcome
-# Each fact wrong with probability 0.05: about a third of the cases get some fact wrong (1 - 0.95 ** 9).
-DEGRADE_FACTS = "\n[fake-model: wrong-fields=0.05 seed=7]"
+# Each fact wrong with probability 0.1: about 60 % of the cases get some fact wrong (1 - 0.9 ** 9).
+DEGRADE_FACTS = "\n[fake-model: wrong-fields=0.1 seed=7]"
 DEGRADE_INTENT = "\n[fake-model: wrong-fields=0.3 seed=7]"
 
 

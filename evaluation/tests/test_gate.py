@@ -13,7 +13,7 @@ from prompts.tests.factories import make_version
 
 pytestmark = pytest.mark.django_db
 
-DEGRADE = "\n[fake-model: wrong-fields=0.05 seed=7]"
+DEGRADE = "\n[fake-model: wrong-fields=0.2 seed=7]"
 
 
 @pytest.fixture
