@@ -15,7 +15,8 @@ from prompts.tests.factories import OPERATOR_PERMISSIONS, OVERRIDE_GATE, make_ve
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-EXPERIMENTS = ("evaluation.view_experimentrun", "evaluation.add_experimentrun", "evaluation.view_evaluationset")
+EXPERIMENTS = ("evaluation.view_experimentrun", "evaluation.add_experimentrun", "evaluation.view_evaluationset",
+               "extraction.view_incomingemail")
 
 
 def test_compare_with_active_shows_the_regressions_and_the_gate_refuses_until_overridden(
