@@ -17,7 +17,6 @@ cases are skipped (the cases already in flight finish). Cancel skips the pending
 """
 
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ from evaluation.errors import EvaluationError
 from evaluation.models import ExperimentCaseResult, ExperimentRun
 from extraction import answering, llm, queueing
 from extraction.models import FACT_BEARING_INTENTS
+from metrics.aggregates import ExactDecimalSum
 from metrics.models import PromptPerformanceMetrics
 from prompts.models import PromptTemplate
 
@@ -149,31 +149,50 @@ def experiment_execute(*, run_id, client=None):
         client = client or llm.get_client()
     except llm.LLMNotConfigured as exc:
         return _fail(run, reason=str(exc))
-    budget = _Budget(run)
-    while True:
-        if not _still_running(run.pk):
-            return run
-        budget.refresh()
-        if budget.reached():
-            _stop_for_budget(run, budget)
-            break
-        token = uuid.uuid4().hex
-        chunk = _claim_chunk(run, token)
-        if not chunk:
-            break
-        jobs = [
-            lambda r=result, t=token: _case_run(r, token=t, run=run, client=client, budget=budget) for result in chunk
-        ]
-        _each_concurrently(jobs, workers=settings.EXPERIMENT_CONCURRENCY)
-        ExperimentRun.objects.filter(pk=run.pk).update(heartbeat_at=Now())
-        if deadline is not None and time.monotonic() > deadline:
-            _enqueue(run.pk)  # the rest in a fresh task
-            return run
+    budget, stopped, beat = _Budget(run), threading.Event(), _Heartbeat(run)
+
+    def answer_cases():
+        """One thread's loop: claim a few pending cases, answer them, until none is left or the run stops."""
+        while not stopped.is_set() and (deadline is None or time.monotonic() < deadline):
+            budget.refresh()
+            if budget.reached() or not _still_running(run.pk):
+                stopped.set()
+                return
+            token = uuid.uuid4().hex
+            chunk = _claim_chunk(run, token)
+            if not chunk:
+                return
+            for result in chunk:
+                _case_run(result, token=token, run=run, client=client, budget=budget)
+            beat()
+
+    _on_threads(answer_cases, count=settings.EXPERIMENT_CONCURRENCY)
+    if not _still_running(run.pk):
+        return run  # cancelled meanwhile
+    if budget.reached():
+        _stop_for_budget(run, budget)
+    elif deadline is not None and time.monotonic() >= deadline:
+        _enqueue(run.pk)  # the rest in a fresh task, well inside the worker's timeout
+        return run
     return _finish_if_done(run)
 
 
+class _Heartbeat:
+    """Records that the run's task is alive, at most once a second (threads share it)."""
+
+    def __init__(self, run):
+        self.run, self.lock, self.last = run, threading.Lock(), time.monotonic()
+
+    def __call__(self):
+        with self.lock:
+            if time.monotonic() - self.last < 1:
+                return
+            self.last = time.monotonic()
+        ExperimentRun.objects.filter(pk=self.run.pk).update(heartbeat_at=Now())
+
+
 class _Budget:
-    """The run's cost so far against max_cost_usd: read from its rows (all tasks') before each chunk, plus
+    """The run's cost so far against max_cost_usd: read from its rows (every task's) before each claim, plus
     what this task's threads spent since."""
 
     def __init__(self, run):
@@ -184,10 +203,13 @@ class _Budget:
         self.refresh()
 
     def refresh(self):
-        if self.limit is not None:
-            spent = figures.run_summary(self.run)["cost_usd"]
-            with self.lock:
-                self.spent = spent
+        if self.limit is None:
+            return
+        spent = ExperimentCaseResult.objects.filter(run=self.run).aggregate(
+            cost=ExactDecimalSum("cost_usd", decimal_places=8)
+        )["cost"] or Decimal("0")
+        with self.lock:
+            self.spent = max(self.spent, spent)
 
     def add(self, cost):
         with self.lock:
@@ -203,13 +225,18 @@ def _still_running(run_id):
 
 
 def _claim_chunk(run, token):
-    """Claim up to a chunk of the run's pending rows that nobody holds (or whose claim ran out)."""
-    size = settings.EXPERIMENT_CONCURRENCY * settings.EXPERIMENT_CHUNK_PER_THREAD
+    """Claim up to EXPERIMENT_CHUNK_PER_THREAD of the run's pending rows that nobody holds (or whose claim ran out)."""
+    size = settings.EXPERIMENT_CHUNK_PER_THREAD
     expired = timezone.now() - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS)
     free = Q(run=run, outcome=Outcome.PENDING) & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=expired))
-    candidates = list(ExperimentCaseResult.objects.filter(free).order_by("pk").values_list("pk", flat=True)[:size])
-    # The conditional UPDATE decides between two workers reaching for the same rows.
-    ExperimentCaseResult.objects.filter(free, pk__in=candidates).update(claimed_at=Now(), claim_token=token)
+    with transaction.atomic():
+        # Threads and tasks claim side by side: on PostgreSQL each skips the rows another is claiming (SKIP
+        # LOCKED) instead of reaching for the same ones; SQLite runs one writing transaction at a time anyway.
+        candidates = list(
+            ExperimentCaseResult.objects.select_for_update(skip_locked=True).filter(free).order_by("pk")
+            .values_list("pk", flat=True)[:size]
+        )
+        ExperimentCaseResult.objects.filter(free, pk__in=candidates).update(claimed_at=Now(), claim_token=token)
     return list(
         ExperimentCaseResult.objects.filter(run=run, claim_token=token, outcome=Outcome.PENDING)
         .select_related("case__email").order_by("pk")
@@ -218,8 +245,8 @@ def _claim_chunk(run, token):
 
 def _case_run(result, *, token, run, client, budget):
     """Answer and score one case, and write it if its row is still pending under this claim."""
-    if budget.reached() or not _still_running(run.pk):
-        return  # left pending: the loop skips it (budget) or the cancel already did
+    if budget.reached():
+        return  # left pending: skipped once the threads have stopped
     case, prompt = result.case, run.template
     key = (prompt.task_type, prompt.name)
     if key != answering.CLASSIFICATION_KEY and case.expected_intent not in FACT_BEARING_INTENTS:
@@ -258,30 +285,22 @@ def _write(result, token, **values):
         logger.info("Experiment result %s was taken over or skipped meanwhile; this answer is dropped", result.pk)
 
 
-def _each_concurrently(jobs, *, workers):
-    """Run `jobs` on up to `workers` threads (in this thread when 1); each thread closes its connections."""
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            job()
+def _on_threads(function, *, count):
+    """Run `function` on `count` threads at once (in this thread when 1); each thread closes its connections."""
+    if count <= 1:
+        function()
         return
-    pending, errors = queue.SimpleQueue(), []
-    for job in jobs:
-        pending.put(job)
+    errors = []
 
     def work():
         try:
-            while True:
-                try:
-                    job = pending.get_nowait()
-                except queue.Empty:
-                    return
-                job()
+            function()
         except Exception as exc:  # noqa: BLE001 - raised again in the calling thread below
             errors.append(exc)
         finally:
             connections.close_all()  # this thread's connections only
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(workers, len(jobs)))]
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
