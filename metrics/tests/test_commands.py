@@ -34,7 +34,7 @@ def test_rollup_metrics_backfills_a_range_for_both_tables():
     assert sorted(PromptPerformanceDaily.objects.values_list("date", flat=True)) == [date(2026, 10, 24),
                                                                                    date(2026, 10, 26)]
     assert RollupDay.objects.filter(kind="operational").count() == 3
-    assert "prompt: 3 day(s), 2 daily row(s); operational: 3 day(s), 0 daily row(s)." in output
+    assert "prompt: 3 day(s), 2 daily row(s); operational: 3 day(s), 0 daily row(s); accuracy: 3 day(s)" in output
 
 
 def test_rollup_metrics_without_dates_catches_up_every_missing_day():
@@ -71,8 +71,8 @@ def test_cleanup_metrics_dry_run_counts_and_deletes_nothing():
     calls_per_day(version, [day], per_day=5)
     run("rollup_metrics", "--date", str(day))
     output = run("cleanup_metrics", "--dry-run")
-    assert output.startswith("Would delete 5 prompt and 0 operational raw row(s)")
+    assert output.startswith("Would delete 5 prompt, 0 operational and 0 accuracy raw row(s)")
     assert PromptPerformanceMetrics.objects.count() == 5
     output = run("cleanup_metrics")
-    assert output.startswith("Deleted 5 prompt and 0 operational raw row(s)")
+    assert output.startswith("Deleted 5 prompt, 0 operational and 0 accuracy raw row(s)")
     assert PromptPerformanceMetrics.objects.count() == 0

@@ -91,7 +91,7 @@ def test_cleanup_keeps_raw_rows_of_days_that_were_never_rolled_up():
 
     counts = cleanup_raw_metrics(now=NIGHTLY)
 
-    assert counts == {"prompt": 3, "operational": 0}
+    assert counts == {"prompt": 3, "operational": 0, "accuracy": 0}
     assert PromptPerformanceMetrics.objects.count() == 3 * 4
     assert RollupDay.objects.get(day=old_days[0]).cleaned_at is not None
 
@@ -102,7 +102,7 @@ def test_raw_rows_within_the_retention_period_are_kept_even_when_rolled_up():
     calls_per_day(version, recent)
     for day in recent:
         rollup_prompt_metrics(day=day)
-    assert cleanup_raw_metrics(now=NIGHTLY) == {"prompt": 0, "operational": 0}
+    assert cleanup_raw_metrics(now=NIGHTLY) == {"prompt": 0, "operational": 0, "accuracy": 0}
     assert PromptPerformanceMetrics.objects.count() == 90
 
 

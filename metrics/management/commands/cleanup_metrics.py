@@ -21,7 +21,8 @@ class Command(BaseCommand):
             dry_run=dry_run, progress=lambda days: tqdm(days, unit="day", disable=None)
         )
         verb = "Would delete" if dry_run else "Deleted"
-        per_kind = " and ".join(f"{count} {kind}" for kind, count in counts.items())
+        parts = [f"{count} {kind}" for kind, count in counts.items()]
+        per_kind = " and ".join(filter(None, [", ".join(parts[:-1]), parts[-1]]))
         self.stdout.write(
             f"{verb} {per_kind} raw row(s) (retention {settings.METRICS_RAW_RETENTION_DAYS} days, rolled-up days only)."
         )
