@@ -242,3 +242,28 @@ def test_an_experiment_needs_a_pipeline_prompt_a_set_with_cases_and_a_positive_b
     with pytest.raises(EvaluationError, match="not one of the pipeline's prompts"):
         experiment_start(evaluation_set=evaluation_set, template=other, started_by="rita")
     assert not ExperimentRun.objects.exists()
+
+
+def test_the_estimate_is_the_versions_recorded_cost_per_call_times_the_cases(fake_model):
+    evaluation_set = evaluation_set_create(name="November", emails=reviewed_statements(3), created_by="rita")
+    version = get_active_prompt("extraction", "email_body")
+    costs = list(PromptPerformanceMetrics.objects.filter(prompt_version=version).values_list("cost_usd", flat=True))
+    estimate = experiments.experiment_estimate(evaluation_set=evaluation_set, template=version)
+    assert estimate == (sum(costs) / len(costs) * 3).quantize(Decimal("0.00000001"))
+    # A new version has no calls yet: its prompt's calls stand in for it.
+    assert experiments.experiment_estimate(evaluation_set=evaluation_set, template=make_version(version)) == estimate
+    PromptPerformanceMetrics.objects.all().delete()
+    assert experiments.experiment_estimate(evaluation_set=evaluation_set, template=version) is None
+
+
+def test_a_queued_run_whose_task_was_lost_is_queued_again(fake_model, settings, django_capture_on_commit_callbacks):
+    evaluation_set = evaluation_set_create(name="November", emails=reviewed_statements(1), created_by="rita")
+    with django_capture_on_commit_callbacks(execute=False):
+        run = experiment_start(evaluation_set=evaluation_set, template=get_active_prompt("extraction", "email_body"),
+                               started_by="rita")  # its tasks are never handed to a worker
+    assert experiments.experiments_resume_stale() == []  # not stale yet (EXPERIMENT_CLAIM_SECONDS)
+    settings.EXPERIMENT_CLAIM_SECONDS = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert experiments.experiments_resume_stale() == [run.pk]
+    run.refresh_from_db()
+    assert run.status == "finished"
