@@ -13,6 +13,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
+import evaluation.admin_experiments  # noqa: F401 - registers the sets' and experiments' admin
 from evaluation import selectors
 from prompts.errors import ActivationBlocked, ReleaseRefused
 from prompts.models import PromptRollout

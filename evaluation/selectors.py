@@ -1,14 +1,21 @@
-"""Reads for the canary monitor and its admin page: the live figures of a rollout's two arms.
+"""Reads of the evaluation app: for the canary monitor and its admin page, the live figures of a rollout's
+two arms; for experiments, a run's latest finished run and the comparison of two runs.
 
 A call *fails* when it did not succeed (the API failed, or the answer was not schema-valid JSON) or was sent
 to manual review. Only calls since the rollout started count (and none after it ended).
 """
 
+from datetime import datetime, time, timedelta
+
 from django.conf import settings
 from django.db.models import Count, FloatField, Q, Sum
 from django.db.models.functions import Cast
+from django.utils import timezone
 
+from evaluation.figures import field_accuracy
+from evaluation.models import ExperimentCaseResult, ExperimentRun
 from evaluation.sequential import ArmFigures, EarlyWindow, RolloutRule, rollout_verdict, wilson_interval
+from extraction.models import IncomingEmail
 from metrics.aggregates import ExactDecimalSum
 from metrics.models import PromptPerformanceMetrics
 
@@ -108,3 +115,88 @@ def _early_window(*, rollout, early_calls, until):
         baseline_calls=counts["calls"],
         baseline_failures=counts["failures"],
     )
+
+
+# Experiments -----------------------------------------------------------------------------------------
+
+def latest_finished_run(*, template, evaluation_set):
+    """The most recent finished ExperimentRun of `template` on `evaluation_set`, or None."""
+    return (
+        ExperimentRun.objects.filter(
+            template=template, evaluation_set=evaluation_set, status=ExperimentRun.Status.FINISHED
+        ).order_by("-finished_at", "-pk").first()
+    )
+
+
+def experiment_compare(*, baseline, candidate):
+    """A candidate run beside a baseline run of the same set.
+
+    Returns {"baseline", "candidate": summaries, "deltas": {figure: candidate - baseline}, "fields": {field:
+    {"baseline", "candidate", "delta"}} (per-field accuracy), "regressions", "improvements": case ids, in
+    order, and "changes": {case id: {field: {"expected", "baseline", "candidate"}}} for those cases}.
+    A case regresses when a field the baseline answered right is wrong in the candidate, and improves in the
+    opposite case (a case can do both); only cases both runs scored are compared.
+    """
+    if baseline.evaluation_set_id != candidate.evaluation_set_id:
+        raise ValueError(f"{baseline} and {candidate} ran on different evaluation sets; they cannot be compared.")
+    scored = ExperimentCaseResult.Outcome.SCORED
+    rows = {
+        run.pk: {
+            row.case_id: row
+            for row in ExperimentCaseResult.objects.filter(run=run, outcome=scored).select_related("case")
+        }
+        for run in (baseline, candidate)
+    }
+    regressions, improvements, changes = [], [], {}
+    for case_id in sorted(rows[baseline.pk].keys() & rows[candidate.pk].keys()):
+        before, after = rows[baseline.pk][case_id], rows[candidate.pk][case_id]
+        changed = {name for name in after.correct if before.correct.get(name) != after.correct[name]}
+        if any(before.correct.get(name) for name in changed):
+            regressions.append(case_id)
+        if any(after.correct[name] for name in changed):
+            improvements.append(case_id)
+        if changed:
+            facts = {"intent": after.case.expected_intent, **after.case.expected_facts}
+            changes[case_id] = {
+                name: {"expected": facts.get(name), "baseline": before.answered.get(name),
+                       "candidate": after.answered.get(name)}
+                for name in sorted(changed)
+            }
+    summaries = {"baseline": baseline.summary(), "candidate": candidate.summary()}
+    accuracies = {"baseline": field_accuracy(baseline), "candidate": field_accuracy(candidate)}
+    return {
+        **summaries,
+        "deltas": {
+            name: _delta(summaries["baseline"][name], summaries["candidate"][name])
+            for name in ("accuracy", "exact_rate", "intent_accuracy", "cost_usd", "p95_latency_ms", "errors")
+        },
+        "fields": {
+            name: {"baseline": accuracies["baseline"].get(name), "candidate": accuracies["candidate"].get(name),
+                   "delta": _delta(accuracies["baseline"].get(name), accuracies["candidate"].get(name))}
+            for name in sorted(accuracies["baseline"].keys() | accuracies["candidate"].keys())
+        },
+        "regressions": regressions,
+        "improvements": improvements,
+        "changes": changes,
+    }
+
+
+def _delta(before, after):
+    return None if before is None or after is None else after - before
+
+
+def reviewed_emails(*, intent=None, start=None, end=None):
+    """Reviewed e-mails (oldest first), optionally of one reviewed intent and received between two local dates
+    (both included)."""
+    emails = IncomingEmail.objects.filter(status=IncomingEmail.Status.REVIEWED, review__isnull=False)
+    if intent:
+        emails = emails.filter(review__intent=intent)
+    if start:
+        emails = emails.filter(received_at__gte=_local_midnight(start))
+    if end:
+        emails = emails.filter(received_at__lt=_local_midnight(end + timedelta(days=1)))
+    return emails.order_by("received_at", "pk")
+
+
+def _local_midnight(day):
+    return timezone.make_aware(datetime.combine(day, time.min))

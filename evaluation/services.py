@@ -1,4 +1,7 @@
-"""The canary monitor: judge every running rollout on its live metrics and act through prompts.services.
+"""The evaluation app's writes. The canary monitor is here; sets and experiments live in their own modules
+(evaluation.sets, evaluation.experiments) and are imported here, the one way in for admin, commands and tasks.
+
+The canary monitor: judge every running rollout on its live metrics and act through prompts.services.
 
 `rollouts_check` is the every-minute schedule's job. The rule is `evaluation.sequential` (documented there),
 with its parameters from the PROMPT_ROLLOUT_* settings. Each decision is recorded on the rollout with the
@@ -11,7 +14,16 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from evaluation import selectors
+from evaluation.experiments import (  # noqa: F401 - the app's services, in one place
+    experiment_cancel,
+    experiment_compare_with_active,
+    experiment_estimate,
+    experiment_execute,
+    experiment_start,
+    experiments_resume_stale,
+)
 from evaluation.sequential import CONTINUE, ROLL_BACK, RolloutRule, rollout_verdict
+from evaluation.sets import evaluation_set_add, evaluation_set_create  # noqa: F401
 from prompts.errors import ActivationBlocked, ReleaseRefused
 from prompts.models import PromptRollout
 from prompts.services import MONITOR, rollout_promote, rollout_roll_back, rollout_stop

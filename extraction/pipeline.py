@@ -14,24 +14,13 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django_q.exceptions import TimeoutException
 
-from extraction import llm, processing, selectors
+from extraction import answering, llm, processing, selectors
 from extraction.models import FACT_BEARING_INTENTS, ExtractionResult
 from prompts.errors import NoActivePrompt, TemplateRenderError
 from prompts.selectors import get_active_prompt
 
 logger = logging.getLogger(__name__)
 
-# The intent shows in the first paragraphs; the cap bounds the cost of long quoted threads.
-CLASSIFICATION_BODY_CHARS = 3000
-# A body longer than this is a quoted history; the creditor's answer is at the top.
-EXTRACTION_BODY_CHARS = 60_000
-# Subjects are a line (RFC 5322 allows 998 characters); a longer one is padding that would only cost
-# tokens, or push the rendered prompt over the renderer's output limit.
-SUBJECT_CHARS = 1000
-PROMPT_FOR_SOURCE = {
-    ExtractionResult.Source.PDF: ("extraction", "pdf_scanned"),
-    ExtractionResult.Source.IMAGE: ("extraction", "image"),
-}
 # Failures that need an operator (or the API to recover), not a code fix: the e-mail waits as failed.
 EXPECTED_FAILURES = (llm.LLMNotConfigured, llm.LLMCallFailed, NoActivePrompt, TemplateRenderError)
 
@@ -102,9 +91,7 @@ def _run(email, *, client, started):
     with _stage("configuration"):
         client = client or llm.get_client()
     with _stage("classify"):
-        call = _call(("classification", "email_intent"), email=email, client=client, variables={
-            "subject": email.subject[:SUBJECT_CHARS], "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS],
-        })
+        call = answering.intent_call(email=email, prompt=_active(answering.CLASSIFICATION_KEY, email), client=client)
         classification = processing.email_record_classification(email=email, call=call)
     if classification.problem:
         results, reasons = [], [f"classification answer unusable: {classification.problem}"]
@@ -143,14 +130,10 @@ def _extract(email, *, client, spent):
             break
         with _stage(f"extract_{source}"):
             if attachment is None:
-                call = _call(("extraction", "email_body"), email=email, client=client, variables={
-                    "sender": email.sender, "subject": email.subject[:SUBJECT_CHARS],
-                    "body": email.body_text[:EXTRACTION_BODY_CHARS],
-                })
+                call = answering.body_facts_call(email=email, prompt=_active(answering.BODY_KEY, email), client=client)
             else:
-                with attachment.file.open("rb") as handle:
-                    document = llm.Document(content_type=attachment.content_type, data=handle.read())
-                call = _call(PROMPT_FOR_SOURCE[source], email=email, client=client, document=document)
+                prompt = _active(answering.PROMPT_FOR_SOURCE[source], email)
+                call = answering.document_facts_call(attachment=attachment, prompt=prompt, client=client)
             results.append(processing.result_record(email=email, source=source, attachment=attachment, call=call))
         spent += call.cost_usd
     return results, reasons
@@ -164,7 +147,6 @@ def _names(items, *, shown=10):
     return ", ".join(names)
 
 
-def _call(prompt_key, *, email, client, variables=None, document=None):
+def _active(prompt_key, email):
     # The e-mail routes the call: while a canary runs, the same e-mail always gets the same version.
-    prompt = get_active_prompt(*prompt_key, routing_key=email.pk)
-    return llm.call_prompt(prompt, variables=variables, document=document, client=client)
+    return get_active_prompt(*prompt_key, routing_key=email.pk)

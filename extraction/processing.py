@@ -8,7 +8,6 @@ call that produced it are committed together or not at all.
 
 import logging
 import random
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -16,22 +15,13 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from extraction import normalise, recovery
+from extraction import answering, normalise, recovery
 from extraction.models import ExtractionResult, IncomingEmail, Intent
 from metrics.collector import MetricsCollector
 
 logger = logging.getLogger(__name__)
 
 Status = IncomingEmail.Status
-
-
-@dataclass(frozen=True)
-class Classification:
-    """What a classification call said: a known intent and its confidence, or why it is unusable."""
-
-    intent: str  # an Intent value, or "" when the answer gave none that is usable
-    confidence: float | None
-    problem: str  # empty when the intent is usable
 
 
 def email_claim(*, email_id):
@@ -54,7 +44,7 @@ def email_claim(*, email_id):
 @transaction.atomic
 def email_record_classification(*, email, call):
     """Store the intent from a classification call, with the call's metrics; returns the Classification."""
-    classification = _classification_of(call)
+    classification = answering.classification_of(call)
     IncomingEmail.objects.filter(pk=email.pk).update(
         intent=classification.intent, intent_confidence=classification.confidence,
         intent_prompt_version=call.prompt, updated_at=timezone.now(),
@@ -66,25 +56,10 @@ def email_record_classification(*, email, call):
     return classification
 
 
-def _classification_of(call):
-    if not call.success:
-        return Classification(intent="", confidence=None, problem=call.error)
-    intent, raw_confidence = call.data.get("intent"), call.data.get("confidence")
-    try:
-        confidence = normalise.parse_confidence(raw_confidence)
-    except ValueError:
-        confidence = None
-    if intent not in Intent.values or confidence is None:
-        return Classification(
-            intent="", confidence=None, problem=f"intent {intent!r} or confidence {raw_confidence!r} not usable"
-        )
-    return Classification(intent=intent, confidence=confidence, problem="")
-
-
 @transaction.atomic
 def result_record(*, email, source, attachment=None, call):
     """Create or update the result of one source of an e-mail from a call, with the call's metrics."""
-    normalised = normalise.normalise_extraction(call.data if call.success else {})
+    normalised = answering.facts_of(call)
     confidence = normalised.fields.get("confidence")
     needs_review = (
         not call.success or bool(normalised.unparsed)
@@ -194,10 +169,9 @@ def _result_review_reasons(result, threshold):
 def _merged_result_record(*, email, results, needs_review):
     # Each field comes from the most confident source that has it.
     ranked = sorted((r for r in results if r.success), key=lambda r: -(r.confidence or 0))
-    fields = {}
-    for name in normalise.MERGED_FIELDS:
-        values = [getattr(r, name) for r in ranked if getattr(r, name) not in (None, "")]
-        fields[name] = values[0] if values else ("" if name in normalise.TEXT_FIELDS else None)
+    fields = answering.merge_facts(
+        [{name: getattr(r, name) for name in (*normalise.MERGED_FIELDS, "confidence")} for r in ranked]
+    )
     confidences = [r.confidence for r in ranked if r.confidence is not None]
     merged, _ = ExtractionResult.objects.update_or_create(
         email=email, source=ExtractionResult.Source.MERGED, attachment=None,

@@ -10,10 +10,15 @@ PROCESS_EMAIL_TASK = "extraction.tasks.process_email"
 
 
 def email_enqueue(email_id):
-    """Queue the processing of an e-mail with the current transaction: the worker sees both or neither.
+    """Queue the processing of an e-mail with the current transaction: the worker sees both or neither."""
+    enqueue_with_transaction(PROCESS_EMAIL_TASK, email_id)
+
+
+def enqueue_with_transaction(func, *args):
+    """Queue task `func(*args)` with the current transaction: the worker sees the task and the rows or neither.
 
     With the ORM broker in this database (the embedded default) the task is a row written in the
-    transaction itself: it commits with the e-mail, costs no second commit, and no crash can come
+    transaction itself: it commits with the rows, costs no second commit, and no crash can come
     between the two. Any other broker (Redis), or tasks run inline (Q_SYNC), is handed the task once
     the transaction commits, so a worker never looks for a row that is not visible yet or was
     rolled back.
@@ -21,6 +26,6 @@ def email_enqueue(email_id):
     if isinstance(get_broker(), ORM) and Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC:
         # Outside an atomic block the ORM broker would reconnect (close_old_connections) first.
         with transaction.atomic(savepoint=False):
-            async_task(PROCESS_EMAIL_TASK, email_id)
+            async_task(func, *args)
     else:
-        transaction.on_commit(lambda: async_task(PROCESS_EMAIL_TASK, email_id))
+        transaction.on_commit(lambda: async_task(func, *args))

@@ -8,10 +8,10 @@ The work lives in one module per concern; import from here outside the extractio
 - extraction.review: an operator's review of an e-mail, scored per prompt version (`email_review`).
 """
 
+from extraction.answering import Classification
 from extraction.ingestion import ingest_message
 from extraction.intake import imap_fetch
 from extraction.processing import (
-    Classification,
     email_claim,
     email_fail,
     email_finish,

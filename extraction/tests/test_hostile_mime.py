@@ -7,8 +7,8 @@ import pytest
 from django.db import DatabaseError, transaction
 
 from extraction import queueing, tasks
+from extraction.answering import SUBJECT_CHARS
 from extraction.models import EmailAttachment, IncomingEmail
-from extraction.pipeline import SUBJECT_CHARS
 from extraction.services import ingest_message
 from extraction.tests.conftest import PDF, multipart_email
 

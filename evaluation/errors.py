@@ -1,0 +1,18 @@
+"""Exceptions of the evaluation app's services (each a ValueError: bad input, nothing was written)."""
+
+
+class EvaluationError(ValueError):
+    """A set or experiment request that cannot be carried out; the message says why."""
+
+
+class NotReviewed(EvaluationError):
+    """Some e-mails are not reviewed, so they have no expected answer to be a case; `emails` lists them."""
+
+    def __init__(self, emails):
+        self.emails = list(emails)
+        shown = ", ".join(f"#{email.pk} ({email.subject[:40] or 'no subject'})" for email in self.emails[:10])
+        more = f" and {len(self.emails) - 10} more" if len(self.emails) > 10 else ""
+        super().__init__(
+            f"Only reviewed e-mails can be cases of an evaluation set; not reviewed: {shown}{more}. "
+            "Review them first (or leave them out)."
+        )

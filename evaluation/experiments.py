@@ -1,0 +1,371 @@
+"""Experiments: one prompt version run over an evaluation set on the worker, scored per case.
+
+The answers come from extraction.answering, the code production calls (same variables, LLM module and
+normalisation); an experiment writes only its own rows: never production results, metrics or e-mail status.
+
+How a run survives a killed worker without scoring a case twice:
+- `experiment_start` creates one pending ExperimentCaseResult per case (unique per run and case) and queues
+  `evaluation.tasks.run_experiment` EXPERIMENT_TASKS_PER_RUN times (the tasks share the run's cases);
+- the task claims pending rows in chunks (a claim token and time on the rows), answers a chunk's cases on
+  EXPERIMENT_CONCURRENCY threads, and writes each answer with an UPDATE conditional on the row still being
+  pending under its claim: a row is scored once, whoever else took it over;
+- a claim older than EXPERIMENT_CLAIM_SECONDS is free again, and the every-minute schedule
+  (`experiments_resume_stale`) queues the task again for a run whose worker stopped beating; the broker
+  also hands a killed task out again after Q_RETRY.
+Budget: before each case the run's cost so far is compared with `max_cost_usd`; once reached, the pending
+cases are skipped (the cases already in flight finish). Cancel skips the pending cases at once.
+"""
+
+import logging
+import threading
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Avg, Q
+from django.db.models.functions import Now
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.exceptions import TimeoutException
+
+from evaluation import expected, figures
+from evaluation.errors import EvaluationError
+from evaluation.models import ExperimentCaseResult, ExperimentRun
+from extraction import answering, llm, queueing
+from extraction.models import FACT_BEARING_INTENTS
+from metrics.aggregates import ExactDecimalSum
+from metrics.models import PromptPerformanceMetrics
+from prompts.models import PromptTemplate
+
+logger = logging.getLogger(__name__)
+
+RUN_EXPERIMENT_TASK = "evaluation.tasks.run_experiment"
+Status = ExperimentRun.Status
+Outcome = ExperimentCaseResult.Outcome
+# A run waiting or running may still change; these are the statuses it can be cancelled from.
+LIVE = (Status.QUEUED, Status.RUNNING)
+
+
+def _username(user):
+    return user if isinstance(user, str) else user.get_username()
+
+
+def experiment_estimate(*, evaluation_set, template):
+    """Estimated cost in USD of running `template` over `evaluation_set`: its recorded average cost per call
+    (else that of its prompt's other versions) times the cases; None when no call was ever recorded."""
+    calls = PromptPerformanceMetrics.objects.filter(success=True)
+    average = calls.filter(prompt_version=template).aggregate(cost=Avg("cost_usd"))["cost"]
+    if average is None:
+        average = calls.filter(
+            prompt_version__task_type=template.task_type, prompt_version__name=template.name
+        ).aggregate(cost=Avg("cost_usd"))["cost"]
+    if average is None:
+        return None
+    return (Decimal(average) * evaluation_set.cases.count()).quantize(Decimal("0.00000001"))
+
+
+def experiment_start(*, evaluation_set, template, started_by, max_cost_usd=None):
+    """Queue a run of `template` over `evaluation_set` (run inline when Q_SYNC); returns the ExperimentRun."""
+    key = (template.task_type, template.name)
+    if key not in answering.PROMPT_KEYS:
+        raise EvaluationError(f"{template} is not one of the pipeline's prompts, so it cannot be run over a set.")
+    if max_cost_usd is not None and Decimal(max_cost_usd) <= 0:
+        raise EvaluationError("The budget (max_cost_usd) must be more than 0, or empty for no budget.")
+    with transaction.atomic():
+        cases = list(evaluation_set.cases.values_list("pk", flat=True))
+        if not cases:
+            raise EvaluationError(f"The evaluation set {evaluation_set} has no cases yet.")
+        run = ExperimentRun.objects.create(
+            evaluation_set=evaluation_set, template=template, started_by=_username(started_by),
+            max_cost_usd=max_cost_usd,
+            estimated_cost_usd=experiment_estimate(evaluation_set=evaluation_set, template=template),
+        )
+        ExperimentCaseResult.objects.bulk_create(ExperimentCaseResult(run=run, case_id=pk) for pk in cases)
+        # Several tasks share the run's cases (each claims its own chunks): a run uses every worker.
+        for _ in range(max(1, min(settings.EXPERIMENT_TASKS_PER_RUN, len(cases)))):
+            _enqueue(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def _enqueue(run_id):
+    """Queue a task of the run with the current transaction."""
+    queueing.enqueue_with_transaction(RUN_EXPERIMENT_TASK, run_id)
+
+
+def experiment_cancel(*, run, cancelled_by):
+    """Cancel a queued or running run: its pending cases are skipped, answers still in flight are dropped."""
+    who = _username(cancelled_by)
+    with transaction.atomic():
+        changed = ExperimentRun.objects.filter(pk=run.pk, status__in=LIVE).update(
+            status=Status.CANCELLED, stop_reason=f"cancelled by {who}"
+        )
+        if not changed:
+            run.refresh_from_db()
+            raise EvaluationError(f"{run} has already ended ({run.get_status_display()}); nothing to cancel.")
+        _skip_pending(run, reason=f"the run was cancelled by {who}")
+        run.refresh_from_db()
+        _keep_figures(run)
+    return run
+
+
+def experiments_resume_stale(*, now=None):
+    """Queue again each running run whose worker stopped beating (killed), and each run queued that long
+    without a worker taking it (a broker that lost its task); returns their ids."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS)
+    ids = list(
+        ExperimentRun.objects.filter(
+            Q(status=Status.RUNNING, heartbeat_at__lt=stale) | Q(status=Status.RUNNING, heartbeat_at__isnull=True)
+            | Q(status=Status.QUEUED, created_at__lt=stale)
+        ).values_list("pk", flat=True)
+    )
+    for run_id in ids:
+        logger.warning("Experiment run %s: its worker stopped; queued again", run_id)
+        _enqueue(run_id)
+    return ids
+
+
+# The worker's side ---------------------------------------------------------------------------------
+
+def experiment_execute(*, run_id, client=None):
+    """Run (or resume) an experiment until no case is left or the task's time is up; returns the run.
+
+    Returns None when the run has ended or does not exist (a duplicate task, a cancelled run).
+    """
+    started = time.monotonic()
+    # Well inside the worker's timeout: a long run continues in a new task rather than being killed.
+    deadline = None if Conf.SYNC else started + settings.Q_CLUSTER.get("timeout", 300) / 2
+    if not ExperimentRun.objects.filter(pk=run_id, status__in=LIVE).update(
+        status=Status.RUNNING, heartbeat_at=Now()
+    ):
+        return None
+    ExperimentRun.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=Now())
+    run = ExperimentRun.objects.select_related("template", "evaluation_set").get(pk=run_id)
+    try:
+        client = client or llm.get_client()
+    except llm.LLMNotConfigured as exc:
+        return _fail(run, reason=str(exc))
+    budget, stopped, beat = _Budget(run), threading.Event(), _Heartbeat(run)
+
+    def answer_cases():
+        """One thread's loop: claim a few pending cases, answer them, until none is left or the run stops."""
+        while not stopped.is_set() and (deadline is None or time.monotonic() < deadline):
+            budget.refresh()
+            if budget.reached() or not _still_running(run.pk):
+                stopped.set()
+                return
+            token = uuid.uuid4().hex
+            chunk = _claim_chunk(run, token)
+            if not chunk:
+                return
+            for result in chunk:
+                _case_run(result, token=token, run=run, client=client, budget=budget)
+            beat()
+
+    _on_threads(answer_cases, count=settings.EXPERIMENT_CONCURRENCY)
+    if not _still_running(run.pk):
+        return run  # cancelled meanwhile
+    if budget.reached():
+        _stop_for_budget(run, budget)
+    elif deadline is not None and time.monotonic() >= deadline:
+        _enqueue(run.pk)  # the rest in a fresh task, well inside the worker's timeout
+        return run
+    return _finish_if_done(run)
+
+
+class _Heartbeat:
+    """Records that the run's task is alive, at most once a second (threads share it)."""
+
+    def __init__(self, run):
+        self.run, self.lock, self.last = run, threading.Lock(), time.monotonic()
+
+    def __call__(self):
+        with self.lock:
+            if time.monotonic() - self.last < 1:
+                return
+            self.last = time.monotonic()
+        ExperimentRun.objects.filter(pk=self.run.pk).update(heartbeat_at=Now())
+
+
+class _Budget:
+    """The run's cost so far against max_cost_usd: read from its rows (every task's) before each claim, plus
+    what this task's threads spent since."""
+
+    def __init__(self, run):
+        self.run = run
+        self.limit = run.max_cost_usd
+        self.lock = threading.Lock()
+        self.spent = Decimal("0")
+        self.refresh()
+
+    def refresh(self):
+        if self.limit is None:
+            return
+        spent = ExperimentCaseResult.objects.filter(run=self.run).aggregate(
+            cost=ExactDecimalSum("cost_usd", decimal_places=8)
+        )["cost"] or Decimal("0")
+        with self.lock:
+            self.spent = max(self.spent, spent)
+
+    def add(self, cost):
+        with self.lock:
+            self.spent += cost
+
+    def reached(self):
+        with self.lock:
+            return self.limit is not None and self.spent >= self.limit
+
+
+def _still_running(run_id):
+    return ExperimentRun.objects.filter(pk=run_id, status=Status.RUNNING).exists()
+
+
+def _claim_chunk(run, token):
+    """Claim up to EXPERIMENT_CHUNK_PER_THREAD of the run's pending rows that nobody holds (or whose claim ran out)."""
+    size = settings.EXPERIMENT_CHUNK_PER_THREAD
+    expired = timezone.now() - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS)
+    free = Q(run=run, outcome=Outcome.PENDING) & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=expired))
+    with transaction.atomic():
+        # Threads and tasks claim side by side: on PostgreSQL each skips the rows another is claiming (SKIP
+        # LOCKED) instead of reaching for the same ones; SQLite runs one writing transaction at a time anyway.
+        candidates = list(
+            ExperimentCaseResult.objects.select_for_update(skip_locked=True).filter(free).order_by("pk")
+            .values_list("pk", flat=True)[:size]
+        )
+        ExperimentCaseResult.objects.filter(free, pk__in=candidates).update(claimed_at=Now(), claim_token=token)
+    return list(
+        ExperimentCaseResult.objects.filter(run=run, claim_token=token, outcome=Outcome.PENDING)
+        .select_related("case__email").order_by("pk")
+    )
+
+
+def _case_run(result, *, token, run, client, budget):
+    """Answer and score one case, and write it if its row is still pending under this claim."""
+    if budget.reached():
+        return  # left pending: skipped once the threads have stopped
+    case, prompt = result.case, run.template
+    key = (prompt.task_type, prompt.name)
+    if key != answering.CLASSIFICATION_KEY and case.expected_intent not in FACT_BEARING_INTENTS:
+        # Production never extracts facts from such an answer, so neither does the experiment.
+        _write(result, token, outcome=Outcome.NOT_APPLICABLE)
+        return
+    try:
+        answers = answering.answers_for(email=case.email, prompt=prompt, client=client)
+    except (DatabaseError, TimeoutException):
+        raise  # not the case's fault: the row stays pending and is taken up again
+    except Exception as exc:  # noqa: BLE001 - one odd e-mail must not stop (or endlessly restart) the run
+        logger.exception("Experiment run %s: case %s could not be answered", run.pk, case.pk)
+        _write(result, token, outcome=Outcome.SKIPPED, skip_reason=f"unexpected {type(exc).__name__}: {exc}")
+        return
+    cost = sum((answer.cost_usd for answer in answers), Decimal("0"))
+    budget.add(cost)
+    if not answers:
+        _write(result, token, outcome=Outcome.NOT_APPLICABLE)
+        return
+    score = figures.case_score(case=case, prompt_key=key, answers=answers)
+    _write(
+        result, token, outcome=Outcome.SCORED, **score, calls=len(answers), cost_usd=cost,
+        input_tokens=sum(a.input_tokens for a in answers), output_tokens=sum(a.output_tokens for a in answers),
+        latency_ms=sum(a.latency_ms for a in answers),
+        error="; ".join(
+            f"{a.attachment_name or a.source}: {a.error}" if len(answers) > 1 else a.error for a in answers if a.error
+        ),
+    )
+
+
+def _write(result, token, **values):
+    written = ExperimentCaseResult.objects.filter(pk=result.pk, outcome=Outcome.PENDING, claim_token=token).update(
+        finished_at=Now(), **values
+    )
+    if not written:
+        logger.info("Experiment result %s was taken over or skipped meanwhile; this answer is dropped", result.pk)
+
+
+def _on_threads(function, *, count):
+    """Run `function` on `count` threads at once (in this thread when 1); each thread closes its connections."""
+    if count <= 1:
+        function()
+        return
+    errors = []
+
+    def work():
+        try:
+            function()
+        except Exception as exc:  # noqa: BLE001 - raised again in the calling thread below
+            errors.append(exc)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _skip_pending(run, *, reason):
+    ExperimentCaseResult.objects.filter(run=run, outcome=Outcome.PENDING).update(
+        outcome=Outcome.SKIPPED, skip_reason=reason, finished_at=Now()
+    )
+
+
+def _stop_for_budget(run, budget):
+    reason = f"the budget of ${run.max_cost_usd} was reached (${budget.spent:.6f} spent)"
+    with transaction.atomic():
+        ExperimentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(stop_reason=reason)
+        _skip_pending(run, reason=reason)
+
+
+def _finish_if_done(run):
+    """Finish the run when none of its cases is pending any more (another worker may still hold some)."""
+    with transaction.atomic():
+        if ExperimentCaseResult.objects.filter(run=run, outcome=Outcome.PENDING).exists():
+            return run
+        if ExperimentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
+            status=Status.FINISHED, finished_at=Now(), heartbeat_at=Now()
+        ):
+            run.refresh_from_db()
+            _keep_figures(run)
+    run.refresh_from_db()
+    return run
+
+
+def _fail(run, *, reason):
+    ExperimentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
+        status=Status.FAILED, error=reason, finished_at=Now()
+    )
+    _skip_pending(run, reason=f"the run failed: {reason}")
+    run.refresh_from_db()
+    _keep_figures(run)
+    return run
+
+
+def _keep_figures(run):
+    if run.finished_at is None:
+        ExperimentRun.objects.filter(pk=run.pk).update(finished_at=Now())
+    ExperimentRun.objects.filter(pk=run.pk).update(figures=expected.summary_to_json(figures.run_summary(run)))
+
+
+def experiment_compare_with_active(*, evaluation_set, candidate, started_by, max_cost_usd=None):
+    """{"baseline", "candidate"}: the latest run on `evaluation_set` of the active version and of `candidate`
+    (finished or still going), starting whichever of the two has none."""
+    active = PromptTemplate.objects.filter(task_type=candidate.task_type, name=candidate.name, is_active=True).first()
+    if active is None:
+        raise EvaluationError(f"{candidate.task_type}.{candidate.name} has no active version to compare with.")
+    if active.pk == candidate.pk:
+        raise EvaluationError(f"{candidate} is the active version; choose another version to compare with it.")
+    runs = {}
+    for role, template in (("baseline", active), ("candidate", candidate)):
+        usable = ExperimentRun.objects.filter(
+            template=template, evaluation_set=evaluation_set, status__in=(*LIVE, Status.FINISHED)
+        ).order_by("-created_at", "-pk").first()
+        runs[role] = usable or experiment_start(
+            evaluation_set=evaluation_set, template=template, started_by=started_by, max_cost_usd=max_cost_usd
+        )
+    return runs
