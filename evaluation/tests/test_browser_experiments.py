@@ -47,9 +47,11 @@ def test_compare_with_active_shows_the_regressions_and_the_gate_refuses_until_ov
     expect(page.locator("#content")).to_contain_text("Forderungsaufstellung Nr.")
 
     page.goto(live_server.url + version_page)
-    page.get_by_role("button", name="Activate this version").click()
-    expect(page.locator(".messagelist")).to_contain_text("the activation gate blocks it")
-    expect(page.locator(".messagelist")).to_contain_text("points lower")
+    page.get_by_role("link", name="Activate this version…").click()
+    # The confirmation shows the gate's verdict and offers no plain activation, only the override.
+    expect(page.locator(".errornote").first).to_contain_text("The activation gate blocks this version")
+    expect(page.locator(".gate-reasons")).to_contain_text("points lower")
+    expect(page.get_by_role("button", name="Activate v2")).to_have_count(0)
     assert get_active_prompt("extraction", "email_body").pk == active.pk
 
     page.get_by_role("link", name="Activate with a reason…").click()
