@@ -54,7 +54,8 @@ class VersionContentForm(forms.ModelForm):
             "Optional JSON Schema (an object) the answer must match. $ref may only point into this schema "
             "(#/... or #anchor), never to a URL or file, and never back to itself; $id/id and $schema only at "
             f"the top; each anchor name once; at most {schemas.MAX_EXPANDED_SCHEMA_VALUES:,} values and "
-            f"{schemas.MAX_EXPANDED_SCHEMA_DEPTH} levels with references followed; "
+            f"{schemas.MAX_EXPANDED_SCHEMA_DEPTH} levels with references followed, unevaluatedProperties/-Items "
+            "once; "
             "patterns without nested or ambiguous repeats. Leave empty for free-form answers."
         ),
     )

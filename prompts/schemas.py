@@ -21,7 +21,7 @@ import contextvars
 import functools
 import json
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jsonschema
 import referencing
@@ -52,6 +52,12 @@ REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 ANCHOR_KEYWORDS = ("$anchor", "$dynamicAnchor")
 ID_KEYWORDS = ("$id", "id")  # "id" is the identifier of drafts 3 and 4
 DEFINITION_KEYWORDS = ("$defs", "definitions")
+UNEVALUATED_KEYWORDS = ("unevaluatedProperties", "unevaluatedItems")
+# Keywords whose values are data, not subschemas; and those that map names (not keywords) to subschemas.
+DATA_KEYWORDS = ("enum", "const", "default", "examples")
+NAME_MAP_KEYWORDS = (
+    "properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies",
+)
 
 
 # What is left of the current answer's MAX_ANSWER_MATCH_STEPS, as a one-item list (validators are shared).
@@ -78,7 +84,7 @@ def output_validator(schema):
 @dataclass(frozen=True)
 class _UsableSchema:
     validator: Validator
-    expanded_values: int  # JSON values of the schema with its references followed
+    checks_per_value: int  # a bound on the checks validating one value of an answer takes
 
 
 def _usable(schema):
@@ -101,7 +107,7 @@ def answer_schema_error(data, schema):
         usable = _usable(schema)
     except InvalidOutputSchema as exc:
         return f"the prompt version's output schema cannot be used: {exc}"
-    too_big = _answer_too_big(data, usable.expanded_values)
+    too_big = _answer_too_big(data, usable.checks_per_value)
     if too_big:
         return f"the answer is too big to be checked against the output schema: {too_big}"
     steps_left = _match_steps_left.set([MAX_ANSWER_MATCH_STEPS])
@@ -126,13 +132,13 @@ def _usable_schema_for_text(text):
     """(_UsableSchema, "") for a usable schema given as JSON text, else (None, why not); cached per schema."""
     schema = json.loads(text)  # a private copy: a tree, whatever objects the caller's schema shares
     try:
-        validator_class, expanded_values = _check(schema)
+        validator_class, checks_per_value = _check(schema)
     except InvalidOutputSchema as exc:
         return None, str(exc)
     except Exception as exc:  # a schema no rule foresaw is refused too: a form error, never a 500 or a crash
         return None, f"the schema could not be checked ({type(exc).__name__}: {str(exc)[:200]})"
     validator = _answer_validator_class(validator_class)(schema, registry=referencing.Registry())
-    return _UsableSchema(validator, expanded_values), ""
+    return _UsableSchema(validator, checks_per_value), ""
 
 
 def _check(schema):
@@ -147,9 +153,9 @@ def _check(schema):
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise InvalidOutputSchema(f"not a valid JSON Schema: {exc.message}") from None
-    references, definitions = _check_subschemas(schema, tree, validator_class)
-    _refuse_recursion(references)
-    return validator_class, _check_expanded_size(tree, references, definitions)
+    subschemas = _check_subschemas(schema, tree, validator_class)
+    _refuse_recursion(subschemas.references)
+    return validator_class, _check_expanded_size(tree, subschemas)
 
 
 def _known_validator_class(schema):
@@ -202,11 +208,10 @@ def _check_shape(schema):
 
 
 def _check_subschemas(schema, tree, validator_class):
-    """Check every subschema the validator can use; return its references and where it keeps definitions.
+    """Check every subschema the validator can use; return what the later checks need as _Subschemas.
 
-    Subschemas are found as the validator finds them (the draft's keywords), plus whatever a reference
-    points to. A reference is (path, keyword, value, target), the target being the path of what it
-    resolves to (None for true/false); definitions are the paths of `$defs`/`definitions` objects.
+    Subschemas are every object a keyword of a subschema holds (more than any draft's keywords: draft 3's
+    `extends` is one the `referencing` library does not crawl), plus whatever a reference points to.
     """
     specification = referencing.jsonschema.specification_with(
         validator_class.ID_OF(validator_class.META_SCHEMA) or "", default=referencing.Specification.OPAQUE
@@ -214,7 +219,8 @@ def _check_subschemas(schema, tree, validator_class):
     root = specification.create_resource(schema)
     # The validator's own registry: this schema plus the bundled meta-schemas, nothing ever retrieved.
     resolver = META_SCHEMAS.combine(referencing.Registry()).resolver_with_root(root)
-    references, definitions, anchors, seen, pending = [], [], {}, set(), [schema]
+    found, anchors, seen, pending = _Subschemas(), {}, set(), [schema]
+    references = found.references
     while pending:
         node = pending.pop()
         if not isinstance(node, dict) or id(node) in seen:
@@ -222,8 +228,10 @@ def _check_subschemas(schema, tree, validator_class):
         seen.add(id(node))
         path = tree.path_of[id(node)]
         _check_subschema(node, path, anchors)
-        definitions += [(*path, key) for key in DEFINITION_KEYWORDS if isinstance(node.get(key), dict)]
-        pending.extend(specification.subresources_of(node))
+        found.definitions += [(*path, key) for key in DEFINITION_KEYWORDS if isinstance(node.get(key), dict)]
+        if any(key in node for key in UNEVALUATED_KEYWORDS):
+            found.unevaluated.append(path)
+        pending.extend(_subschemas_of(node))
         for keyword in REFERENCE_KEYWORDS:
             if isinstance(node.get(keyword), str):
                 target = _resolve(resolver, tree, path, keyword, node[keyword])
@@ -232,7 +240,24 @@ def _check_subschemas(schema, tree, validator_class):
                     raise InvalidOutputSchema(f"the schema has more than {MAX_REFERENCES} references ($ref)")
                 if target is not None:
                     pending.append(_at(schema, target))
-    return references, definitions
+    return found
+
+
+@dataclass
+class _Subschemas:
+    # (path, keyword, value, target): target is the path of what the reference resolves to, None for true/false
+    references: list = field(default_factory=list)
+    definitions: list = field(default_factory=list)  # paths of $defs/definitions objects
+    unevaluated: list = field(default_factory=list)  # paths of subschemas with unevaluatedProperties/-Items
+
+
+def _subschemas_of(node):
+    for key, value in node.items():
+        if key in DATA_KEYWORDS:
+            continue
+        values = value.values() if key in NAME_MAP_KEYWORDS and isinstance(value, dict) else [value]
+        for each in values:
+            yield from each if isinstance(each, list) else [each]
 
 
 def _check_subschema(node, path, anchors):
@@ -352,27 +377,29 @@ def _refuse_recursion(references):
                 stack.append((next_index, leads_to(next_index)))
 
 
-def _check_expanded_size(tree, references, definitions):
-    """Refuse a schema too big or deep once every reference is replaced by its target (no cycles are left).
+def _check_expanded_size(tree, subschemas):
+    """Refuse a schema too big or deep once every reference is replaced by its target (no cycles are left);
+    return a bound on the checks validating one answer value takes.
 
     Validating against a subschema walks all of it except its definitions, following each reference.
+    unevaluatedProperties/-Items make jsonschema walk the subschemas they apply to again, at each level
+    of nesting, and once more for every one of them nested inside: exponential (measured: 20 s for 14).
     """
+    references, definitions = subschemas.references, subschemas.definitions
 
     def walked_from(target):
         below = [path for path in definitions if len(path) > len(target) and _inside(path, target)]
-        return [
-            (path, inner) for path, _, _, inner in references
-            if _inside(path, target) and not any(_inside(path, definition) for definition in below)
-        ]
+        return lambda path: _inside(path, target) and not any(_inside(path, definition) for definition in below)
 
-    expanded = {None: (1, 0)}  # target path -> (values, nesting levels) with references followed
+    expanded = {None: (1, 0, 0)}  # target path -> (values, nesting levels, unevaluated*) with references followed
     pending = [()]
     while pending:  # each target after the targets of the references inside it
         target = pending[-1]
         if target in expanded:
             pending.pop()
             continue
-        inside = walked_from(target)
+        walked = walked_from(target)
+        inside = [(path, inner) for path, _, _, inner in references if walked(path)]
         waiting = {inner for _, inner in inside if inner not in expanded}
         if waiting:
             pending.extend(waiting)
@@ -382,8 +409,9 @@ def _check_expanded_size(tree, references, definitions):
         depth = max(
             [tree.height[target]] + [len(path) - len(target) + 1 + expanded[inner][1] for path, inner in inside]
         )
-        expanded[target] = values, depth
-    values, depth = expanded[()]
+        unevaluated = sum(map(walked, subschemas.unevaluated)) + sum(expanded[inner][2] for _, inner in inside)
+        expanded[target] = values, depth, unevaluated
+    values, depth, unevaluated = expanded[()]
     if values > MAX_EXPANDED_SCHEMA_VALUES:
         raise InvalidOutputSchema(
             f"the schema has more than {MAX_EXPANDED_SCHEMA_VALUES:,} values once its references are followed "
@@ -394,7 +422,12 @@ def _check_expanded_size(tree, references, definitions):
             f"the schema is nested deeper than {MAX_EXPANDED_SCHEMA_DEPTH} levels once its references are "
             f"followed ({depth}); refer through fewer levels"
         )
-    return values
+    if unevaluated > 1:
+        raise InvalidOutputSchema(
+            f"unevaluatedProperties/unevaluatedItems may be used once (references followed), not {unevaluated} "
+            "times: nested, validating them takes exponential time; use additionalProperties/items instead"
+        )
+    return values * depth if unevaluated else values
 
 
 @functools.cache
@@ -423,11 +456,11 @@ def _answer_validator_class(validator_class):
     return jsonschema.validators.extend(validator_class, {"pattern": pattern})
 
 
-def _answer_too_big(data, schema_values):
-    """Why `data` is too big to validate quickly against a schema of `schema_values`, or "".
+def _answer_too_big(data, checks_per_value):
+    """Why `data` is too big to validate quickly, or "" (walked without recursion).
 
-    Validation checks each value of the answer against at most each value of the expanded schema;
-    uniqueItems alone is quadratic in a list's items. Walked without recursion.
+    Validation checks each value of the answer against at most each value of the expanded schema
+    (`checks_per_value`); uniqueItems alone is quadratic in a list's items.
     """
     pending, values = [data], 0
     while pending:
@@ -435,10 +468,10 @@ def _answer_too_big(data, schema_values):
         values += 1
         if values > MAX_ANSWER_VALUES:
             return f"it has more than {MAX_ANSWER_VALUES:,} values"
-        if values * schema_values > MAX_VALIDATION_CHECKS:
+        if values * checks_per_value > MAX_VALIDATION_CHECKS:
             return (
-                f"more than {values - 1:,} values against a schema of {schema_values:,} values (references "
-                f"followed) would take more than {MAX_VALIDATION_CHECKS:,} checks"
+                f"more than {values - 1:,} values would take more than {MAX_VALIDATION_CHECKS:,} checks against "
+                f"this schema ({checks_per_value:,} per value, references followed)"
             )
         if isinstance(value, dict):
             long_key = next((key for key in value if len(key) > MAX_ANSWER_KEY_CHARS), None)

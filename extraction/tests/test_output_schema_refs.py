@@ -10,7 +10,12 @@ from extraction.services import ingest_message
 from extraction.tests.conftest import BODY_ANSWER, raw_email
 from prompts.models import PromptTemplate
 from prompts.tests.recording_server import FETCHED_MARKER, recording_server
-from prompts.tests.test_hostile_schemas import DUPLICATE_ANCHOR, ID_REBASES_REFERENCE, fan_out
+from prompts.tests.test_hostile_schemas import (
+    DUPLICATE_ANCHOR,
+    ID_REBASES_REFERENCE,
+    fan_out,
+    nested_unevaluated,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -55,10 +60,11 @@ UNMATCHABLE_REFERENCE = "INK2026004881500000000000000!"
         (ID_REBASES_REFERENCE, "id is only allowed at the top of the schema"),
         (DUPLICATE_ANCHOR, "the anchor 'amount' is defined twice"),
         (fan_out(9, 10), "values once its references are followed"),
+        (nested_unevaluated(14), "unevaluatedProperties/unevaluatedItems may be used once"),
         ({"type": "object", "properties": {"creditor_reference": {"type": "string", "pattern": "^(\\w+\\s?)+$"}}},
          "repeats a part of variable length"),
     ],
-    ids=["draft-4 id", "duplicate anchor", "billion laughs", "catastrophic pattern"],
+    ids=["draft-4 id", "duplicate anchor", "billion laughs", "nested unevaluatedProperties", "catastrophic pattern"],
 )
 def test_a_stored_hostile_schema_sends_the_email_to_review_with_the_reason(api, schema, reason):
     store_body_schema(schema)

@@ -21,7 +21,6 @@ from prompts.schemas import (
     MAX_EXPANDED_SCHEMA_DEPTH,
     MAX_EXPANDED_SCHEMA_VALUES,
     MAX_PATTERN_SUBJECT_CHARS,
-    MAX_VALIDATION_CHECKS,
     InvalidOutputSchema,
     answer_schema_error,
     check_output_schema,
@@ -46,6 +45,14 @@ def reference_chain(length):
     defs = {f"a{i}": {"$ref": f"#/$defs/a{i + 1}"} for i in range(length)}
     defs[f"a{length}"] = {"type": "string"}
     return {"$defs": defs, "properties": {"total": {"$ref": "#/$defs/a0"}}}
+
+
+def nested_unevaluated(levels):
+    """anyOf inside anyOf, each with unevaluatedProperties: validating took 20 s at 14 levels, x2.7 a level."""
+    schema = {"type": "object", "properties": {"total": {}}}
+    for _ in range(levels):
+        schema = {"anyOf": [schema], "unevaluatedProperties": False}
+    return schema
 
 
 def with_pattern(pattern, keyword="pattern"):
@@ -85,6 +92,9 @@ HOSTILE = [
     ("duplicate $anchor", DUPLICATE_ANCHOR, "the anchor 'amount' is defined twice"),
     ("$anchor and $dynamicAnchor of one name",
      {"$defs": {"a": {"$anchor": "x"}, "b": {"$dynamicAnchor": "x"}}, "$ref": "#x"}, "is defined twice"),
+    ("draft-3 extends referring back to the top",
+     {"$schema": "http://json-schema.org/draft-03/schema#", "properties": {"x": {"extends": {"$ref": "#"}}}},
+     "$ref '#' at #/properties/x/extends leads back to itself"),
     ("$ref to a list", {"required": ["a"], "properties": {"a": {"$ref": "#/required"}}},
      "points to list value, not a schema"),
     ("$anchor in a draft without anchors", {"$schema": DRAFT7, "definitions": {"a": {"$anchor": "a"}},
@@ -107,6 +117,11 @@ HOSTILE = [
      f"nested deeper than {MAX_EXPANDED_SCHEMA_DEPTH} levels once its references are followed"),
     ("a huge schema", {"enum": list(range(MAX_EXPANDED_SCHEMA_VALUES))},
      f"more than {MAX_EXPANDED_SCHEMA_VALUES:,} values"),
+    ("nested unevaluatedProperties", nested_unevaluated(14),
+     "unevaluatedProperties/unevaluatedItems may be used once (references followed), not 14 times"),
+    ("unevaluatedProperties twice through references",
+     {"$defs": {"u": {"unevaluatedProperties": False, "properties": {"a": {}}}},
+      "allOf": [{"$ref": "#/$defs/u"}, {"$ref": "#/$defs/u"}]}, "not 2 times"),
     # S3: regular expressions that backtrack without bound
     ("(a+)+$", with_pattern("^(a+)+$"), "pattern at #/properties/reference repeats a part of variable length (+)"),
     ("(a|a)*b", with_pattern("(a|a)*b"), "alternative that can match nothing inside a repeat"),
@@ -189,6 +204,15 @@ def test_identifiers_where_they_cannot_move_references_are_allowed():
     assert "at total" in answer_schema_error({"id": "INK-1", "total": 1}, schema)
 
 
+def test_unevaluated_properties_once_is_allowed_and_weighs_its_depth():
+    schema = {"allOf": [{"properties": {"total": {"type": "string"}}}], "unevaluatedProperties": False}
+    check_output_schema(schema)
+    assert answer_schema_error({"total": "1"}, schema) == ""
+    assert "Unevaluated properties are not allowed ('x' was unexpected)" in answer_schema_error(
+        {"total": "1", "x": 1}, schema
+    )
+
+
 def test_a_schema_within_the_expanded_bounds_is_allowed():
     check_output_schema(fan_out(3, 10))  # 10**3 expanded subschemas
     check_output_schema(reference_chain(MAX_EXPANDED_SCHEMA_DEPTH // 2 - 2))
@@ -254,10 +278,9 @@ def test_a_big_answer_against_a_big_schema_is_a_reason_before_any_check():
     assert answer_schema_error({"total": "1"}, schema) == ""
     reason = answer_schema_error({"total": "1", "notes": list(range(150))}, schema)
     assert reason.startswith(
-        "the answer is too big to be checked against the output schema: more than 55 values against a schema of "
-        "4,516 values (references followed)"
+        "the answer is too big to be checked against the output schema: more than 55 values would take more "
+        "than 250,000 checks against this schema (4,516 per value, references followed)"
     )
-    assert reason.endswith(f"would take more than {MAX_VALIDATION_CHECKS:,} checks")
 
 
 def test_unique_items_on_the_biggest_allowed_answer_is_still_checked():
