@@ -219,9 +219,14 @@ def _check_subschemas(schema, tree, validator_class):
     root = specification.create_resource(schema)
     # The validator's own registry: this schema plus the bundled meta-schemas, nothing ever retrieved.
     resolver = META_SCHEMAS.combine(referencing.Registry()).resolver_with_root(root)
-    found, anchors, seen, pending = _Subschemas(), {}, set(), [schema]
+    found, anchors, seen, pending, targets = _Subschemas(), {}, set(), [schema], []
     references = found.references
-    while pending:
+    while pending or targets:
+        if not pending:  # every subschema in place is checked: now what only a reference reaches
+            path, node = targets.pop()
+            if id(node) not in seen:
+                _check_target_is_a_schema(validator_class, path, node)
+            pending.append(node)
         node = pending.pop()
         if not isinstance(node, dict) or id(node) in seen:
             continue
@@ -239,8 +244,18 @@ def _check_subschemas(schema, tree, validator_class):
                 if len(references) > MAX_REFERENCES:
                     raise InvalidOutputSchema(f"the schema has more than {MAX_REFERENCES} references ($ref)")
                 if target is not None:
-                    pending.append(_at(schema, target))
+                    targets.append((target, _at(schema, target)))
     return found
+
+
+def _check_target_is_a_schema(validator_class, path, node):
+    """A reference may point where no keyword expects a subschema (#/properties): it must be a valid one."""
+    try:
+        validator_class.check_schema(node)
+    except jsonschema.SchemaError as exc:
+        raise InvalidOutputSchema(
+            f"a reference points to {_pointer(path)}, which is not a valid JSON Schema: {exc.message}"
+        ) from None
 
 
 @dataclass

@@ -95,6 +95,8 @@ HOSTILE = [
     ("draft-3 extends referring back to the top",
      {"$schema": "http://json-schema.org/draft-03/schema#", "properties": {"x": {"extends": {"$ref": "#"}}}},
      "$ref '#' at #/properties/x/extends leads back to itself"),
+    ("$ref to the properties map", {"properties": {"type": {"type": "string"}}, "allOf": [{"$ref": "#/properties"}]},
+     "a reference points to #/properties, which is not a valid JSON Schema"),
     ("$ref to a list", {"required": ["a"], "properties": {"a": {"$ref": "#/required"}}},
      "points to list value, not a schema"),
     ("$anchor in a draft without anchors", {"$schema": DRAFT7, "definitions": {"a": {"$anchor": "a"}},
