@@ -24,6 +24,8 @@ from prompts.schema_patterns import UnsafePattern, longest_subject
 
 # JSON nesting levels (a property of an object costs two: "properties" and its name).
 MAX_SCHEMA_DEPTH = 32
+# As JSON text: the schema is sent with every call, and paid for as input tokens.
+MAX_SCHEMA_CHARS = 100_000
 MAX_REFERENCES = 200
 # With every reference replaced by what it points to: JSON values, and nesting levels.
 MAX_EXPANDED_SCHEMA_VALUES = 5_000

@@ -26,6 +26,7 @@ from prompts.schema_checks import (  # noqa: F401 (the schema limits are part of
     MAX_EXPANDED_SCHEMA_DEPTH,
     MAX_EXPANDED_SCHEMA_VALUES,
     MAX_REFERENCES,
+    MAX_SCHEMA_CHARS,
     MAX_SCHEMA_DEPTH,
     InvalidOutputSchema,
     check_shape,
@@ -108,6 +109,8 @@ def answer_schema_error(data, schema):
 @functools.lru_cache(maxsize=128)
 def _usable_schema_for_text(text):
     """(_UsableSchema, "") for a usable schema given as JSON text, else (None, why not); cached per schema."""
+    if len(text) > MAX_SCHEMA_CHARS:
+        return None, f"the schema is longer than {MAX_SCHEMA_CHARS:,} characters as JSON ({len(text):,})"
     schema = json.loads(text)  # a private copy: a tree, whatever objects the caller's schema shares
     try:
         validator_class, checks_per_value = check_structure(schema)

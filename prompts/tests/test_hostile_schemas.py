@@ -117,6 +117,8 @@ HOSTILE = [
      f"more than {MAX_EXPANDED_SCHEMA_VALUES:,} values once its references are followed ("),
     ("a long chain of references", reference_chain(100),
      f"nested deeper than {MAX_EXPANDED_SCHEMA_DEPTH} levels once its references are followed"),
+    ("a schema of 200,000 characters", {"type": "object", "description": "x" * 200_000},
+     "the schema is longer than 100,000 characters as JSON (200,"),
     ("a huge schema", {"enum": list(range(MAX_EXPANDED_SCHEMA_VALUES))},
      f"more than {MAX_EXPANDED_SCHEMA_VALUES:,} values"),
     ("nested unevaluatedProperties", nested_unevaluated(14),
