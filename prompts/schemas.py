@@ -166,7 +166,7 @@ def _answer_too_big(data, checks_per_value):
                 f"this schema ({checks_per_value:,} per value, references followed)"
             )
         if isinstance(value, dict):
-            long_key = next((key for key in value if len(key) > MAX_ANSWER_KEY_CHARS), None)
+            long_key = next((key for key in map(str, value) if len(key) > MAX_ANSWER_KEY_CHARS), None)
             if long_key is not None:
                 return f"a property name is longer than {MAX_ANSWER_KEY_CHARS} characters ({long_key[:40]!r}...)"
             pending.extend(value.values())
