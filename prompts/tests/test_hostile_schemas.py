@@ -229,10 +229,15 @@ PATTERN_SCHEMA = with_pattern("^[A-Z0-9-]+$")
 UNIQUE_ITEMS = {"type": "object", "properties": {"notes": {"type": "array", "uniqueItems": True}}}
 
 
-def test_a_string_longer_than_the_pattern_bound_fails_validation_with_the_reason():
+@pytest.mark.parametrize(
+    "draft", [None, "http://json-schema.org/draft-03/schema#", DRAFT4, DRAFT7,
+              "https://json-schema.org/draft/2019-09/schema"],
+)
+def test_a_string_longer_than_the_pattern_bound_fails_validation_with_the_reason(draft):
+    schema = PATTERN_SCHEMA if draft is None else {**PATTERN_SCHEMA, "$schema": draft}
     limit = MAX_PATTERN_SUBJECT_CHARS
-    assert answer_schema_error({"reference": "A" * limit}, PATTERN_SCHEMA) == ""
-    assert answer_schema_error({"reference": "A" * (limit + 1)}, PATTERN_SCHEMA) == (
+    assert answer_schema_error({"reference": "A" * limit}, schema) == ""
+    assert answer_schema_error({"reference": "A" * (limit + 1)}, schema) == (
         "the answer does not match the output schema at reference: a text of 1,001 characters is longer than "
         "the 1,000 characters checked against this pattern"
     )
