@@ -12,6 +12,7 @@ from django.forms.fields import InvalidJSONInput
 from django.utils import timezone
 from django.utils.html import escape
 
+from prompts import schemas
 from prompts.models import PromptTemplate
 from prompts.template_language import ALLOWED_LANGUAGE
 
@@ -51,7 +52,11 @@ class VersionContentForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"class": "vLargeTextField prompt-editor", "rows": 10}),
         help_text=(
             "Optional JSON Schema (an object) the answer must match. $ref may only point into this schema "
-            "(#/...), never to a URL or file, and never back to itself. Leave empty for free-form answers."
+            "(#/... or #anchor), never to a URL or file, and never back to itself; $id/id and $schema only at "
+            f"the top; each anchor name once; at most {schemas.MAX_EXPANDED_SCHEMA_VALUES:,} values and "
+            f"{schemas.MAX_EXPANDED_SCHEMA_DEPTH} levels with references followed, unevaluatedProperties/-Items "
+            "once; "
+            "patterns without nested or ambiguous repeats. Leave empty for free-form answers."
         ),
     )
 

@@ -1,167 +1,177 @@
-"""Output schemas of prompt versions: checked when a version is saved, and validators that never fetch.
+"""Output schemas of prompt versions: checked when a version is saved, and validators that never fetch,
+hang or crash the worker.
 
-A JSON Schema `$ref` can name any URL or file, and a validator built without a registry fetches it
-(FACTS.md, jsonschema 4.26 / referencing 0.37). An output schema may therefore only refer into
-itself (`#/...`, `#anchor`), never recursively (Anthropic's structured outputs take no recursive
-schemas, and validating one can recurse without end), and answers are validated with an empty
-`referencing.Registry()`, which never retrieves anything. The same checks run again before every
-validation, so a row that never went through a form (a fixture, an import, raw SQL) cannot fetch
-or recurse either.
+What a schema may be is prompts.schema_checks (references only into the schema, never recursive, bounded
+with references followed, regexes that cannot backtrack without bound). Answers are validated with an
+empty `referencing.Registry()`, which never retrieves anything, by a validator built only after that
+full check (cached per schema, so old rows, fixtures and imports are held to it at no cost per call),
+and only when the answer is small enough that validating it is cheap: a bounded number of values,
+array items and characters in a property name, strings matched against a pattern only up to the
+length that pattern can be matched on quickly, and a bound on all matches of one answer. Anything else
+is a reason, and the e-mail goes to review.
 """
 
-import urllib.parse
+import contextvars
+import functools
+import json
+from dataclasses import dataclass
 
 import jsonschema
 import referencing
 import referencing.exceptions
-from jsonschema.validators import validator_for
+from jsonschema.protocols import Validator
 
-# JSON nesting levels (a property of an object costs two: "properties" and its name).
-MAX_SCHEMA_DEPTH = 32
-MAX_REFERENCES = 200
-REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
-ANCHOR_KEYWORDS = ("$anchor", "$dynamicAnchor")
+from prompts.schema_checks import (  # noqa: F401 (the schema limits are part of this module's interface)
+    MAX_ANSWER_KEY_CHARS,
+    MAX_EXPANDED_SCHEMA_DEPTH,
+    MAX_EXPANDED_SCHEMA_VALUES,
+    MAX_REFERENCES,
+    MAX_SCHEMA_CHARS,
+    MAX_SCHEMA_DEPTH,
+    InvalidOutputSchema,
+    check_shape,
+    check_structure,
+)
+from prompts.schema_patterns import MAX_SUBJECT_CHARS, longest_subject, match_steps
 
+# What an answer may hold to be validated at all (an extraction answer has a few dozen values).
+MAX_ANSWER_VALUES = 2_000
+MAX_ANSWER_ARRAY_ITEMS = 200
+MAX_PATTERN_SUBJECT_CHARS = MAX_SUBJECT_CHARS  # or fewer for a pattern of many repeats (schema_patterns)
+# Answer values times schema values (references followed): a bound on the work of one validation.
+MAX_VALIDATION_CHECKS = 250_000
+# All pattern matches of one answer together (schema_patterns.match_steps; one match takes up to 10,000,000).
+MAX_ANSWER_MATCH_STEPS = 50_000_000
 
-class InvalidOutputSchema(ValueError):
-    """The output schema cannot be used; the message says why, for the operator."""
+# What is left of the current answer's MAX_ANSWER_MATCH_STEPS, as a one-item list (validators are shared).
+_match_steps_left = contextvars.ContextVar("match_steps_left")
 
 
 def check_output_schema(schema):
     """Raise InvalidOutputSchema unless `schema` is a usable output schema (run when a version is saved)."""
-    _check_references(schema)
-    if "$schema" in schema and validator_for(schema, default=None) is None:
-        raise InvalidOutputSchema(
-            f"unknown $schema {schema['$schema']!r}; leave it out or use a JSON Schema draft's URL, e.g. "
-            "https://json-schema.org/draft/2020-12/schema"
-        )
-    try:
-        validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise InvalidOutputSchema(f"not a valid JSON Schema: {exc.message}") from None
+    output_validator(schema)
 
 
 def output_validator(schema):
     """A validator for answers against `schema` that resolves only references inside the schema.
 
-    Raises InvalidOutputSchema for a schema that refers outside itself, recursively or too deep.
+    Raises InvalidOutputSchema for a schema that fails the check of check_output_schema.
     """
-    _check_references(schema)
-    validator_class = validator_for(schema, default=jsonschema.Draft202012Validator)
-    return validator_class(schema, registry=referencing.Registry())
+    return _usable(schema).validator
+
+
+@dataclass(frozen=True)
+class _UsableSchema:
+    validator: Validator
+    checks_per_value: int  # a bound on the checks validating one value of an answer takes
+
+
+def _usable(schema):
+    try:
+        text = json.dumps(schema, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        text = None  # too deep or not JSON: the uncached check says which
+    if text is None:
+        check_shape(schema)
+        raise InvalidOutputSchema("the schema is not plain JSON (numbers, strings, lists and objects only)")
+    usable, problem = _usable_schema_for_text(text)
+    if problem:
+        raise InvalidOutputSchema(problem)
+    return usable
 
 
 def answer_schema_error(data, schema):
     """Why `data` does not match `schema`, or "" when it does; an unusable schema is a reason, not an exception."""
     try:
-        error = jsonschema.exceptions.best_match(output_validator(schema).iter_errors(data))
+        usable = _usable(schema)
     except InvalidOutputSchema as exc:
         return f"the prompt version's output schema cannot be used: {exc}"
+    too_big = _answer_too_big(data, usable.checks_per_value)
+    if too_big:
+        return f"the answer is too big to be checked against the output schema: {too_big}"
+    steps_left = _match_steps_left.set([MAX_ANSWER_MATCH_STEPS])
+    try:
+        error = jsonschema.exceptions.best_match(usable.validator.iter_errors(data))
     except referencing.exceptions.Unresolvable as exc:
         return f"the prompt version's output schema has a reference that cannot be resolved: {exc}"
     except RecursionError:
         return "the prompt version's output schema cannot be used: validating the answer recursed without end"
-    except Exception as exc:  # a stored schema that never went through the form ("pattern": "((")
+    except Exception as exc:  # a last line: the check above should leave nothing that raises
         return f"the prompt version's output schema cannot be used: {type(exc).__name__}: {exc}"
+    finally:
+        _match_steps_left.reset(steps_left)
     if error is None:
         return ""
     where = "/".join(str(p) for p in error.absolute_path) or "the top level"
     return f"the answer does not match the output schema at {where}: {error.message}"
 
 
-def _check_references(schema):
-    if not isinstance(schema, dict):
-        raise InvalidOutputSchema(
-            f'an output schema must be a JSON object like {{"type": "object"}}, not {schema!r:.40}'
-        )
-    if "$schema" in schema and not isinstance(schema["$schema"], str):
-        raise InvalidOutputSchema("$schema must be a string: the URL of a JSON Schema draft")
-    references, anchors = _walk(schema)
-    if len(references) > MAX_REFERENCES:
-        raise InvalidOutputSchema(f"the schema has more than {MAX_REFERENCES} references ($ref)")
-    targets = []
-    for path, keyword, reference in references:
-        if not reference.startswith("#"):
-            raise InvalidOutputSchema(
-                f"{keyword} {reference!r} at {_pointer(path)} points outside this schema; only references into "
-                "it (#/...) are allowed, so nothing is ever fetched"
-            )
-        targets.append(_resolve(schema, reference, anchors, f"{keyword} {reference!r} at {_pointer(path)}"))
-    _refuse_recursion(references, targets)
+@functools.lru_cache(maxsize=128)
+def _usable_schema_for_text(text):
+    """(_UsableSchema, "") for a usable schema given as JSON text, else (None, why not); cached per schema."""
+    if len(text) > MAX_SCHEMA_CHARS:
+        return None, f"the schema is longer than {MAX_SCHEMA_CHARS:,} characters as JSON ({len(text):,})"
+    schema = json.loads(text)  # a private copy: a tree, whatever objects the caller's schema shares
+    try:
+        validator_class, checks_per_value = check_structure(schema)
+    except InvalidOutputSchema as exc:
+        return None, str(exc)
+    except Exception as exc:  # a schema no rule foresaw is refused too: a form error, never a 500 or a crash
+        return None, f"the schema could not be checked ({type(exc).__name__}: {str(exc)[:200]})"
+    validator = _answer_validator_class(validator_class)(schema, registry=referencing.Registry())
+    return _UsableSchema(validator, checks_per_value), ""
 
 
-def _walk(schema):
-    """Every reference (path, keyword, value) and anchor of `schema`, without recursion."""
-    references, anchors = [], {}
-    stack = [(schema, ())]
-    while stack:
-        node, path = stack.pop()
-        if len(path) > MAX_SCHEMA_DEPTH:
-            raise InvalidOutputSchema(
-                f"the schema is nested deeper than {MAX_SCHEMA_DEPTH} levels (at {_pointer(path[:8])}...)"
-            )
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in REFERENCE_KEYWORDS and isinstance(value, str):
-                    references.append((path, key, value))
-                elif key in ANCHOR_KEYWORDS and isinstance(value, str):
-                    anchors.setdefault(value, path)
-                elif key == "$id" and path and isinstance(value, str):
-                    # A nested $id changes what "#/..." below it means.
-                    raise InvalidOutputSchema(f"$id is only allowed at the top of the schema, not at {_pointer(path)}")
-                stack.append((value, (*path, key)))
-        elif isinstance(node, list):
-            stack.extend((value, (*path, index)) for index, value in enumerate(node))
-    return references, anchors
+@functools.cache
+def _answer_validator_class(validator_class):
+    """`validator_class` whose `pattern` refuses a string too long to match quickly, instead of matching it."""
+    match_pattern = validator_class.VALIDATORS["pattern"]
 
-
-def _resolve(schema, reference, anchors, described):
-    fragment = urllib.parse.unquote(reference[1:])
-    if fragment and not fragment.startswith("/"):
-        if fragment not in anchors:
-            raise InvalidOutputSchema(f"{described} names no anchor of this schema")
-        return anchors[fragment]
-    node, path = schema, ()
-    for token in fragment.split("/")[1:]:
-        key = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node, path = node[int(key)], (*path, int(key))
-        elif isinstance(node, dict) and key in node:
-            node, path = node[key], (*path, key)
-        else:
-            raise InvalidOutputSchema(f"{described} points to nothing in this schema")
-    return path
-
-
-def _refuse_recursion(references, targets):
-    """A reference leads to every reference inside its target; a cycle of them is a recursive schema."""
-
-    def leads_to(index):
-        target = targets[index]
-        return iter([other for other, (path, _, _) in enumerate(references) if path[: len(target)] == target])
-
-    state = {}  # index -> "open" while on the current route, "done" once nothing recursive follows it
-    for start in range(len(references)):
-        if start in state:
-            continue
-        state[start] = "open"
-        stack = [(start, leads_to(start))]
-        while stack:
-            index, following = stack[-1]
-            next_index = next(following, None)
-            if next_index is None:
-                state[index] = "done"
-                stack.pop()
-            elif state.get(next_index) == "open":
-                path, keyword, reference = references[next_index]
-                raise InvalidOutputSchema(
-                    f"{keyword} {reference!r} at {_pointer(path)} leads back to itself (a recursive schema); "
-                    "structured outputs need a schema without recursion"
+    def pattern(validator, pattern, instance, schema):
+        if validator.is_type(instance, "string"):
+            longest = longest_subject(pattern)  # cached; the schema's check has accepted the pattern
+            if len(instance) > longest:
+                yield jsonschema.ValidationError(
+                    f"a text of {len(instance):,} characters is longer than the {longest:,} characters checked "
+                    "against this pattern"
                 )
-            elif next_index not in state:
-                state[next_index] = "open"
-                stack.append((next_index, leads_to(next_index)))
+                return
+            steps_left = _match_steps_left.get([MAX_ANSWER_MATCH_STEPS])
+            steps_left[0] -= match_steps(pattern, len(instance))
+            if steps_left[0] < 0:
+                yield jsonschema.ValidationError(
+                    "the answer's texts together take too long to check against the schema's patterns"
+                )
+                return
+        yield from match_pattern(validator, pattern, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"pattern": pattern})
 
 
-def _pointer(path):
-    return "#" + "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in path)
+def _answer_too_big(data, checks_per_value):
+    """Why `data` is too big to validate quickly, or "" (walked without recursion).
+
+    Validation checks each value of the answer against at most each value of the expanded schema
+    (`checks_per_value`); uniqueItems alone is quadratic in a list's items.
+    """
+    pending, values = [data], 0
+    while pending:
+        value = pending.pop()
+        values += 1
+        if values > MAX_ANSWER_VALUES:
+            return f"it has more than {MAX_ANSWER_VALUES:,} values"
+        if values * checks_per_value > MAX_VALIDATION_CHECKS:
+            return (
+                f"more than {values - 1:,} values would take more than {MAX_VALIDATION_CHECKS:,} checks against "
+                f"this schema ({checks_per_value:,} per value, references followed)"
+            )
+        if isinstance(value, dict):
+            long_key = next((key for key in map(str, value) if len(key) > MAX_ANSWER_KEY_CHARS), None)
+            if long_key is not None:
+                return f"a property name is longer than {MAX_ANSWER_KEY_CHARS} characters ({long_key[:40]!r}...)"
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            if len(value) > MAX_ANSWER_ARRAY_ITEMS:
+                return f"a list has {len(value):,} items, more than {MAX_ANSWER_ARRAY_ITEMS}"
+            pending.extend(value)
+    return ""
