@@ -18,6 +18,7 @@ from evaluation.sequential import ArmFigures, EarlyWindow, RolloutRule, rollout_
 from extraction.models import IncomingEmail
 from metrics.aggregates import ExactDecimalSum
 from metrics.models import PromptPerformanceMetrics
+from metrics.selectors import accuracy_since
 
 FAILED = Q(success=False) | Q(needs_review=True)
 
@@ -58,10 +59,15 @@ def rollout_comparison(*, rollout, rule=None, until=None):
         rollout_verdict(baseline=baseline, candidate=candidate, early=early, share=rollout.share, rule=rule)
         if running else None
     )
+    # Accuracy where operators reviewed the arms' e-mails since the start (not part of the monitor's rule:
+    # reviews come hours or days after the calls, the rule needs what every call reports at once).
+    accuracy = accuracy_since(
+        versions=[rollout.baseline_id, rollout.candidate_id], start=rollout.started_at, end=until or rollout.ended_at
+    )
     return {
         "arms": [
-            _arm_row("Baseline", rollout.baseline, baseline, 100 - rollout.percent),
-            _arm_row("Candidate", rollout.candidate, candidate, rollout.percent),
+            _arm_row("Baseline", rollout.baseline, baseline, 100 - rollout.percent, accuracy[rollout.baseline_id]),
+            _arm_row("Candidate", rollout.candidate, candidate, rollout.percent, accuracy[rollout.candidate_id]),
         ],
         "verdict": verdict,
         "rule": rule,
@@ -69,9 +75,10 @@ def rollout_comparison(*, rollout, rule=None, until=None):
     }
 
 
-def _arm_row(label, version, figures, percent):
+def _arm_row(label, version, figures, percent, accuracy):
     interval = wilson_interval(figures.failures, figures.calls)
     return {
+        "accuracy": accuracy,
         "label": label,
         "version": version,
         "percent": percent,

@@ -87,6 +87,28 @@ def prompt_accuracy(*, template, start, end, today=None):
     return accuracy_figures(**totals)
 
 
+def accuracy_since(*, versions, start, end=None):
+    """{version id: accuracy figures} of the reviews saved from `start` (to `end`), from the raw rows.
+
+    For live comparisons over hours or days (a canary's two arms); a version without reviews in the window
+    has zero counts and accuracies of None.
+    """
+    rows = PromptAccuracyMetrics.objects.filter(prompt_version__in=versions, recorded_at__gte=start)
+    if end is not None:
+        rows = rows.filter(recorded_at__lte=end)
+    totals = {
+        row.pop("prompt_version"): row
+        for row in rows.values("prompt_version").annotate(
+            review_count=Count("pk"), **{name: Sum(name) for name in ACCURACY_COUNTS if name != "review_count"}
+        ).order_by()
+    }
+    empty = dict.fromkeys(ACCURACY_COUNTS, 0)
+    return {
+        getattr(version, "pk", version): accuracy_figures(**totals.get(getattr(version, "pk", version), empty))
+        for version in versions
+    }
+
+
 def accuracy_figures(*, review_count, fields_checked, fields_correct, intent_checked, intent_correct):
     """The counts with their two ratios (None when nothing was checked)."""
     return {

@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from evaluation.tests.calls import record_calls
+from metrics.models import PromptAccuracyMetrics
 from prompts.tests.factories import OPERATOR_PERMISSIONS, VIEW, make_staff_user
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +38,25 @@ def test_the_page_compares_both_arms_since_the_start(rollout):
     html = response.content.decode()
     assert "Candidate v2" in html and "480 more candidate calls without a regression" in html
     assert "Stop the canary" not in html  # a viewer may not act
+
+
+def test_the_comparison_shows_each_arms_accuracy_from_reviews_since_the_start(rollout):
+    def review(review_id, version, *, checked, correct, at):
+        PromptAccuracyMetrics.objects.create(
+            prompt_version=version, review_id=review_id, email_id=review_id, fields_checked=checked,
+            fields_correct=correct, intent_checked=1, intent_correct=1, recorded_at=at,
+        )
+
+    review(1, rollout.candidate, checked=9, correct=6, at=rollout.started_at + timedelta(minutes=1))
+    review(2, rollout.candidate, checked=9, correct=9, at=rollout.started_at + timedelta(minutes=2))
+    review(3, rollout.candidate, checked=9, correct=0, at=rollout.started_at - timedelta(minutes=1))  # before
+    response = signed_in("victor", VIEW).get(page_url(rollout))
+    baseline, candidate = response.context["comparison"]["arms"]
+    assert (baseline["accuracy"]["review_count"], baseline["accuracy"]["accuracy"]) == (0, None)
+    assert (candidate["accuracy"]["fields_checked"], candidate["accuracy"]["fields_correct"]) == (18, 15)
+    html = response.content.decode()
+    assert "83 % of 18 fields, intent 100 % of 2 (2 reviews)" in html
+    assert "no reviews yet" in html
 
 
 def test_an_operator_stops_the_canary_with_a_reason(rollout):
