@@ -20,7 +20,7 @@ import anthropic
 from django.conf import settings
 
 from extraction import pricing
-from prompts.schemas import answer_schema_error
+from prompts.schemas import InvalidOutputSchema, answer_schema_error, check_output_schema
 
 PDF_TYPE = "application/pdf"
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -141,6 +141,16 @@ def call_prompt(prompt, *, variables=None, document=None, client=None):
     Raises LLMCallFailed when the API fails after retries, UnsupportedDocument for a file the
     model cannot read, prompts.errors.TemplateRenderError for a template that does not render.
     """
+    if prompt.output_schema:
+        # A version saved before the schema check, or imported, may hold a schema no answer can be checked
+        # against: refuse before the call instead of paying for an answer that can only go to review.
+        try:
+            check_output_schema(prompt.output_schema)  # cached per schema
+        except InvalidOutputSchema as exc:
+            raise LLMCallFailed(
+                f"the prompt version's output schema cannot be used: {exc}",
+                error_type="UnusableOutputSchema", execution_time_ms=0, prompt=prompt,
+            ) from exc
     rendered = prompt.render(variables or {})
     content = [content_block(document)] if document is not None else []
     content.append({"type": "text", "text": rendered.user})

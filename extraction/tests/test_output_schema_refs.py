@@ -1,6 +1,7 @@
 """A prompt version stored with an unusable output schema (before the check, by an import or raw SQL)
-never makes the worker fetch, hang or crash: the e-mail goes to review with the reason, and an answer
-too big to validate quickly goes to review the same way."""
+never makes the worker fetch, hang or crash, nor pay for a call whose answer cannot be checked: the call is
+not sent and the e-mail fails with the reason (to be re-queued once the version is fixed). An answer too big
+to validate quickly goes to review with the reason."""
 
 import pytest
 
@@ -44,10 +45,15 @@ def test_an_answer_checked_against_a_remote_ref_goes_to_review_and_nothing_is_fe
         )
         email = process(api)
         assert server.hits == []
-    assert email.status == IncomingEmail.Status.MANUAL_REVIEW
-    assert "output schema cannot be used" in email.review_reason
-    assert "points outside this schema" in email.review_reason
-    assert FETCHED_MARKER not in email.review_reason
+    assert_failed_before_the_call(api, email, "points outside this schema")
+    assert FETCHED_MARKER not in email.error
+
+
+def assert_failed_before_the_call(api, email, reason):
+    assert email.status == IncomingEmail.Status.FAILED
+    assert "extract_body: the prompt version's output schema cannot be used" in email.error
+    assert reason in email.error
+    assert api.kinds() == ["classify"]  # the body extraction was never sent, so never paid for
 
 
 # A reference the pattern below would take hours to reject: 2**28 ways to split it into words.
@@ -66,12 +72,10 @@ UNMATCHABLE_REFERENCE = "INK2026004881500000000000000!"
     ],
     ids=["draft-4 id", "duplicate anchor", "billion laughs", "nested unevaluatedProperties", "catastrophic pattern"],
 )
-def test_a_stored_hostile_schema_sends_the_email_to_review_with_the_reason(api, schema, reason):
+def test_a_stored_hostile_schema_fails_the_email_with_the_reason_before_any_call(api, schema, reason):
     store_body_schema(schema)
     email = process(api, {**BODY_ANSWER, "creditor_reference": UNMATCHABLE_REFERENCE})
-    assert email.status == IncomingEmail.Status.MANUAL_REVIEW
-    assert "the prompt version's output schema cannot be used" in email.review_reason
-    assert reason in email.review_reason
+    assert_failed_before_the_call(api, email, reason)
 
 
 @pytest.mark.parametrize(
