@@ -2,8 +2,8 @@
 
 import pytest
 
-from extraction.models import IncomingEmail
 from extraction import selectors
+from extraction.models import IncomingEmail
 from extraction.selectors import review_queue, review_queue_part
 from extraction.tests.reviewing import queue_email
 
