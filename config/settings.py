@@ -248,6 +248,8 @@ ANTHROPIC_MAX_RETRIES = env.int("ANTHROPIC_MAX_RETRIES", default=2)
 REVIEW_CONFIDENCE_THRESHOLD = env.float("REVIEW_CONFIDENCE_THRESHOLD", default=0.7)
 # Share of e-mails finished automatically (extracted/classified) drawn into the review queue's QA sample.
 REVIEW_SAMPLE_RATE = env.float("REVIEW_SAMPLE_RATE", default=0.05)
+# An e-mail opened in the review workstation is held for its operator this long ("next in queue" passes it by).
+REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=10)
 # Attachments larger than this are stored as refused, never sent to the LLM.
 MAX_ATTACHMENT_BYTES = env.int("MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
 # A sender controls how many calls an e-mail costs: only its first PDFs and images are analysed

@@ -4,23 +4,27 @@ Pages (served by the e-mail admin, see IncomingEmailAdmin.get_urls; login and st
 - `review/next/`: the next e-mail of the queue (manual review first, then the QA sample), or "nothing to review";
 - `<id>/review/`: the source (body text, PDFs and images inline) beside the form prefilled with the merged
   answer; POST saves through `extraction.services.email_review` and goes on to the next e-mail;
+  opening it claims it for the operator (extraction.review_claims): one another operator holds is shown
+  read-only with who holds it and since when, until it is taken over explicitly;
 - `<id>/review/file/<attachment id>/`: an attachment of that e-mail, PDFs and images inline, anything else
   as a download, never rendered.
 All need `extraction.review_email` and `extraction.view_incomingemail` (selectors.can_review).
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from extraction import ingest, llm, review, selectors, services
 from extraction.models import EmailAttachment, IncomingEmail, Intent
 from extraction.review import REVIEW_FIELDS
-from extraction.review_form import CONFIRM, SAVE, SKIP, ReviewForm, display_value, initial_values
+from extraction.review_form import CONFIRM, SAVE, SKIP, TAKE_OVER, ReviewForm, display_value, initial_values
 
 # The page shows this much of the body (the whole is a download) and this many attachments.
 BODY_SHOWN_CHARS = 20_000
@@ -58,10 +62,14 @@ def next_view(request, *, model_admin):
     skipped = _skipped(request)
     after = request.GET.get("after", "")
     leaving_out = skipped + ([int(after)] if after.isdigit() else [])
+    if after.isdigit():  # left without saving: free for the others at once
+        services.email_review_release(email_id=int(after), operator=request.user)
     queue = selectors.review_queue()
-    email_id = queue.next_email_id(leaving_out=leaving_out)
-    if email_id is not None:
-        return HttpResponseRedirect(review_url(email_id))
+    # Another operator may claim the e-mail found between the read and the claim: then the one after it.
+    while (email_id := queue.next_email_id(leaving_out=leaving_out, operator=request.user)) is not None:
+        if services.email_review_claim(email_id=email_id, operator=request.user):
+            return HttpResponseRedirect(review_url(email_id))
+        leaving_out.append(email_id)
     context = {
         **model_admin.admin_site.each_context(request),
         "title": "Nothing to review",
@@ -87,14 +95,29 @@ def review_view(request, pk, *, model_admin):
     initial = current_review_values(current) if current else initial_values(answer)
     revision = current.revision if current else 0
     conflict = None
+    held_elsewhere = None  # (operator, since) while another operator holds the e-mail
     if request.method == "POST":
         action = request.POST.get("action", SAVE)
         if action == SKIP:
             _remember_skipped(request, email.pk)
+            services.email_review_release(email_id=email.pk, operator=request.user)
             messages.info(request, f"Skipped \u201c{_short(email)}\u201d: it stays in the queue for later.")
             return HttpResponseRedirect(reverse("admin:extraction_incomingemail_review_next"))
         form = ReviewForm(request.POST, initial=initial, action=CONFIRM if action == CONFIRM else SAVE)
-        if form.is_valid():
+        if action == TAKE_OVER:
+            previous = selectors.review_claim_elsewhere(email=email, operator=request.user)
+            services.email_review_claim(email_id=email.pk, operator=request.user, take_over=True)
+            messages.info(request, f"You took over \u201c{_short(email)}\u201d"
+                                   + (f" from {previous[0]}." if previous else "."))
+            if "intent" not in request.POST:  # from the read-only page: start from what is stored
+                return HttpResponseRedirect(review_url(email.pk))
+            # From a form whose save was refused: the operator's values stay in it, to be saved now.
+        elif not services.email_review_claim(email_id=email.pk, operator=request.user):
+            # The operator's claim lapsed and another operator opened the e-mail meanwhile.
+            held_elsewhere = selectors.review_claim_elsewhere(email=email, operator=request.user)
+            form.is_valid()
+            form.add_error(None, f"Not saved: {claim_text(held_elsewhere)}. Take it over to save yours.")
+        elif form.is_valid():
             try:
                 saved = services.email_review(
                     email=email, reviewed_by=request.user, intent=form.cleaned_data["intent"], facts=form.facts(),
@@ -118,7 +141,11 @@ def review_view(request, pk, *, model_admin):
                 messages.success(request, f"Saved the review of \u201c{_short(email)}\u201d ({_changes(saved)}).")
                 return HttpResponseRedirect(reverse("admin:extraction_incomingemail_review_next"))
     else:
+        if not services.email_review_claim(email_id=email.pk, operator=request.user):
+            held_elsewhere = selectors.review_claim_elsewhere(email=email, operator=request.user)
         form = ReviewForm(initial={**initial, "revision": revision})
+        for field in form.fields.values():
+            field.disabled = held_elsewhere is not None  # read-only until taken over
     context = {
         **model_admin.admin_site.each_context(request),
         "is_nav_sidebar_enabled": False,  # the workstation needs the width
@@ -130,12 +157,23 @@ def review_view(request, pk, *, model_admin):
         "answer": answer,
         "current_review": current,
         "conflict": conflict,
+        "held_elsewhere": held_elsewhere and {"by": held_elsewhere[0], "since": held_elsewhere[1],
+                                              "text": claim_text(held_elsewhere)},
+        "claim_minutes": settings.REVIEW_CLAIM_MINUTES,
         "queue": selectors.review_queue().counts(),
         "queue_part": selectors.review_queue_part(email),
         "body": _body(email),
         "documents": document_rows(email),
     }
     return TemplateResponse(request, "admin/extraction/incomingemail/review.html", context)
+
+
+def claim_text(held_elsewhere):
+    """"anna has had this e-mail open since 14:05" (local time), for the page and its messages."""
+    if held_elsewhere is None:  # released or lapsed between two statements
+        return "another operator has just had this e-mail open"
+    operator, since = held_elsewhere
+    return f"{operator} has had this e-mail open since {timezone.localtime(since):%H:%M}"
 
 
 def _short(email):

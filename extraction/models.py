@@ -74,6 +74,16 @@ class IncomingEmail(models.Model):
         "prompts.PromptTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="The classification version that gave the intent.",
     )
+    # The review queue's claim (extraction.review_claims): the operator who has the e-mail open in the
+    # workstation holds it until review_claimed_at + REVIEW_CLAIM_MINUTES; "next in queue" passes it by.
+    review_claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,  # the partial index below: only the few claimed e-mails are in it
+        help_text="The operator who last opened the e-mail in the review workstation.",
+    )
+    review_claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When that operator opened it (the claim lapses REVIEW_CLAIM_MINUTES later).",
+    )
 
     objects = IncomingEmailManager()
 
@@ -90,6 +100,11 @@ class IncomingEmail(models.Model):
             models.Index(
                 fields=["created_at", "id"], name="email_review_sample_idx",
                 condition=Q(review_sample=True, status__in=["extracted", "classified"]),
+            ),
+            # Deleting a user clears their claims: a handful of rows, found without reading the table.
+            models.Index(
+                fields=["review_claimed_by"], name="email_review_claimed_by_idx",
+                condition=Q(review_claimed_by__isnull=False),
             ),
         ]
         permissions = [("review_email", "Can review e-mails")]

@@ -235,7 +235,10 @@ def email_review(*, email, reviewed_by, intent, facts, note="", expected_revisio
         review_id=review.pk, email_id=email.pk, scores=scores, recorded_at=review.reviewed_at,
         replaced=replaced,
     )
-    IncomingEmail.objects.filter(pk=email.pk).update(status=Status.REVIEWED, updated_at=timezone.now())
+    # Saved: whoever held the e-mail in the workstation (extraction.review_claims) holds it no longer.
+    IncomingEmail.objects.filter(pk=email.pk).update(
+        status=Status.REVIEWED, updated_at=timezone.now(), review_claimed_by=None, review_claimed_at=None
+    )
     return review
 
 

@@ -15,7 +15,7 @@ from extraction.models import Intent
 from extraction.scoring import REVIEW_FIELDS
 
 # Which button sent the form (the buttons' name="action").
-CONFIRM, SAVE, SKIP = "confirm", "save", "skip"
+CONFIRM, SAVE, SKIP, TAKE_OVER = "confirm", "save", "skip", "take_over"
 
 
 def german_amount(value):

@@ -9,6 +9,7 @@ from django.db.models.functions import Left
 
 from extraction import llm
 from extraction.models import EmailReview, ExtractionResult, IncomingEmail, MailboxState
+from extraction.review_claims import claim_lapsed_before, claimable_by
 from metrics.models import PromptPerformanceMetrics
 from prompts.models import PromptTemplate
 
@@ -103,6 +104,30 @@ def can_review(user):
     return user.has_perms(REVIEW_PERMISSIONS)
 
 
+# The queue's figures are counted up to this many e-mails per part (the e-mail list caps its count alike):
+# above, "more than 10,000", without reading the whole backlog on every page that shows it.
+REVIEW_COUNT_UP_TO = 10_000
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    """A figure of the review queue: exact up to REVIEW_COUNT_UP_TO, else only known to be above it."""
+
+    value: int
+    more_than: bool = False
+
+    def __str__(self):
+        return f"more than {REVIEW_COUNT_UP_TO:,}" if self.more_than else str(self.value)
+
+    def __bool__(self):
+        return self.value > 0
+
+
+def _capped_count(queryset):
+    counted = queryset.order_by()[: REVIEW_COUNT_UP_TO + 1].count()
+    return QueueCount(min(counted, REVIEW_COUNT_UP_TO), more_than=counted > REVIEW_COUNT_UP_TO)
+
+
 @dataclass(frozen=True)
 class ReviewQueue:
     """The e-mails waiting for an operator, in two parts worked in this order, each oldest first:
@@ -115,17 +140,33 @@ class ReviewQueue:
     manual_review: models.QuerySet
     sample: models.QuerySet
 
-    def next_email_id(self, *, leaving_out=()):
-        """The id of the first e-mail of the queue not in `leaving_out` (skipped ones), or None when none waits."""
+    def next_email_id(self, *, leaving_out=(), operator=None):
+        """The id of the first e-mail of the queue not in `leaving_out` (skipped ones), or None when none waits.
+
+        With `operator`, e-mails another operator holds (a live claim, extraction.review_claims) are passed by:
+        a condition on the rows the index scan visits, which stops at the first match as before (the few
+        claimed e-mails are the only ones it reads past).
+        """
         for part in (self.manual_review, self.sample):
+            if operator is not None:
+                part = part.filter(claimable_by(operator))
             email_id = part.exclude(pk__in=leaving_out).values_list("pk", flat=True).first()
             if email_id is not None:
                 return email_id
         return None
 
     def counts(self):
-        manual_review, sample = self.manual_review.count(), self.sample.count()
-        return {"manual_review": manual_review, "sample": sample, "total": manual_review + sample}
+        """Each part's QueueCount and their total (each part counted only up to REVIEW_COUNT_UP_TO + 1 rows)."""
+        manual_review, sample = _capped_count(self.manual_review), _capped_count(self.sample)
+        total = manual_review.value + sample.value
+        return {
+            "manual_review": manual_review,
+            "sample": sample,
+            "total": QueueCount(
+                min(total, REVIEW_COUNT_UP_TO),
+                more_than=manual_review.more_than or sample.more_than or total > REVIEW_COUNT_UP_TO,
+            ),
+        }
 
 
 def review_queue():
@@ -135,6 +176,17 @@ def review_queue():
         manual_review=emails.filter(status=IncomingEmail.Status.MANUAL_REVIEW),
         sample=emails.filter(review_sample=True, status__in=SAMPLE_WAITING_STATUSES),
     )
+
+
+def review_claim_elsewhere(*, email, operator):
+    """(the other operator, since when) when someone other than `operator` holds a live claim on the e-mail,
+    else None."""
+    held = (
+        IncomingEmail.objects.filter(pk=email.pk, review_claimed_at__gte=claim_lapsed_before())
+        .exclude(review_claimed_by=operator).exclude(review_claimed_by__isnull=True)
+        .select_related("review_claimed_by").only("review_claimed_by", "review_claimed_at").first()
+    )
+    return None if held is None else (held.review_claimed_by, held.review_claimed_at)
 
 
 def email_current_review(*, email):

@@ -5,7 +5,8 @@ The work lives in one module per concern; import from here outside the extractio
 - extraction.processing: one processing run's writes (claim, record a call's answer, finish, fail);
 - extraction.recovery: re-queueing by hand, and recovering runs a killed worker left behind;
 - extraction.intake: fetching the practice's IMAP mailbox into the ingestion (`imap_fetch`);
-- extraction.review: an operator's review of an e-mail, scored per prompt version (`email_review`).
+- extraction.review: an operator's review of an e-mail, scored per prompt version (`email_review`);
+- extraction.review_claims: the workstation's short hold on an open e-mail (`email_review_claim`, `..._release`).
 """
 
 from extraction.answering import Classification
@@ -20,6 +21,7 @@ from extraction.processing import (
 )
 from extraction.recovery import REQUEUEABLE, email_requeue, emails_recover_stranded
 from extraction.review import email_review
+from extraction.review_claims import email_review_claim, email_review_release
 
 __all__ = [
     "REQUEUEABLE",
@@ -30,6 +32,8 @@ __all__ = [
     "email_record_classification",
     "email_requeue",
     "email_review",
+    "email_review_claim",
+    "email_review_release",
     "emails_recover_stranded",
     "imap_fetch",
     "ingest_message",

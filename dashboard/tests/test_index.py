@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from extraction import selectors as extraction_selectors
 from extraction.models import IncomingEmail
 from prompts.models import PromptRollout
 from prompts.selectors import get_active_prompt
@@ -53,6 +54,25 @@ def test_the_index_lists_failed_emails_with_links_to_them(client):
     assert f"/admin/extraction/incomingemail/{failed.pk}/change/" in html
     assert "/admin/extraction/incomingemail/?status__exact=failed" in html
     assert "classify: APITimeoutError" in html
+
+
+def test_the_index_shows_the_review_queue_to_reviewers(client):
+    email(1, "manual_review")
+    email(2, "manual_review")
+    response = login(client, "rita", "extraction.view_incomingemail", "extraction.review_email").get("/admin/")
+    html = response.content.decode()
+    assert "<strong>2 to review</strong>" in html
+    assert "2 in manual review, 0 in the QA sample" in html
+
+
+def test_the_index_caps_the_review_count_instead_of_counting_the_whole_backlog(client, monkeypatch):
+    monkeypatch.setattr(extraction_selectors, "REVIEW_COUNT_UP_TO", 2)
+    for n in range(3):
+        email(n, "manual_review")
+    response = login(client, "rita", "extraction.view_incomingemail", "extraction.review_email").get("/admin/")
+    html = response.content.decode()
+    assert "<strong>more than 2 to review</strong>" in html
+    assert "more than 2 in manual review, 0 in the QA sample" in html
 
 
 def test_the_index_shows_only_what_the_operator_may_see(client, db):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from extraction import selectors
 from extraction.models import IncomingEmail
 from extraction.selectors import review_queue, review_queue_part
 from extraction.tests.reviewing import queue_email
@@ -53,13 +54,14 @@ def test_a_reviewed_e_mail_leaves_the_queue(waiting):
 
 
 def test_the_queue_counts_both_parts(waiting):
-    assert review_queue().counts() == {"manual_review": 2, "sample": 2, "total": 4}
+    counts = review_queue().counts()
+    assert {part: str(count) for part, count in counts.items()} == {"manual_review": "2", "sample": "2", "total": "4"}
 
 
 def test_an_empty_queue_has_no_next_e_mail():
     queue_email(status=Status.EXTRACTED, minutes_ago=1)
     assert review_queue().next_email_id() is None
-    assert review_queue().counts()["total"] == 0
+    assert not review_queue().counts()["total"]
 
 
 def test_each_e_mail_knows_which_part_of_the_queue_it_waits_in(waiting):
@@ -69,3 +71,32 @@ def test_each_e_mail_knows_which_part_of_the_queue_it_waits_in(waiting):
         "manual_old": "manual_review", "sample_reviewed": "", "reviewed": "", "extracted": "", "failed": "",
         "queued": "",
     }
+
+
+def test_the_queue_counts_stop_at_the_cap_and_say_more_than(monkeypatch):
+    """Like the e-mail list, the index page never counts the whole backlog: above the cap it says "more than"."""
+    monkeypatch.setattr(selectors, "REVIEW_COUNT_UP_TO", 3)
+    for minutes in range(4):
+        queue_email(status=Status.MANUAL_REVIEW, minutes_ago=minutes)
+    for minutes in range(2):
+        queue_email(status=Status.EXTRACTED, review_sample=True, minutes_ago=minutes)
+    counts = review_queue().counts()
+    assert {part: str(count) for part, count in counts.items()} == {
+        "manual_review": "more than 3", "sample": "2", "total": "more than 3",
+    }
+
+
+def test_two_parts_under_the_cap_make_a_total_over_it(monkeypatch):
+    monkeypatch.setattr(selectors, "REVIEW_COUNT_UP_TO", 3)
+    for minutes in range(2):
+        queue_email(status=Status.MANUAL_REVIEW, minutes_ago=minutes)
+        queue_email(status=Status.CLASSIFIED, review_sample=True, minutes_ago=minutes)
+    counts = review_queue().counts()
+    assert [str(counts[part]) for part in ("manual_review", "sample", "total")] == ["2", "2", "more than 3"]
+
+
+def test_the_queue_counts_read_at_most_the_cap_plus_one_rows_per_part(monkeypatch, django_assert_num_queries):
+    monkeypatch.setattr(selectors, "REVIEW_COUNT_UP_TO", 3)
+    with django_assert_num_queries(2) as captured:
+        review_queue().counts()
+    assert all("LIMIT 4" in query["sql"] for query in captured.captured_queries)
