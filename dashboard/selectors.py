@@ -154,7 +154,7 @@ def index_overview(*, user, today):
         overview["prompt_overview"] = prompt_overview()
         overview.update(release_overview(today=today))
     if user.has_perm("extraction.view_incomingemail"):
-        failed = IncomingEmail.objects.filter(status=IncomingEmail.Status.FAILED).order_by("-updated_at")
+        failed = IncomingEmail.objects.filter(status=IncomingEmail.Status.FAILED).order_by("-updated_at", "-id")
         overview["emails_today"] = emails_today_by_status(today=today)
         overview["failed_count"] = failed.count()
         overview["failed_emails"] = list(failed[:FAILED_SHOWN])

@@ -106,6 +106,11 @@ class IncomingEmail(models.Model):
                 fields=["review_claimed_by"], name="email_review_claimed_by_idx",
                 condition=Q(review_claimed_by__isnull=False),
             ),
+            # The admin index lists the most recently failed e-mails: only failed rows, so it stays small and
+            # costs nothing when other e-mails change.
+            models.Index(
+                fields=["-updated_at", "-id"], name="email_failed_updated_idx", condition=Q(status="failed"),
+            ),
         ]
         permissions = [("review_email", "Can review e-mails")]
 
