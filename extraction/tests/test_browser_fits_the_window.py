@@ -115,7 +115,6 @@ def test_an_email_page_with_long_checksums_and_message_id_fits_the_window(page, 
     assert per_source.get_attribute("open") is not None
     page.locator("#attachments details.hash summary").first.click()
     assert page_overflow(page) <= 0
-    page.screenshot(path=f"/tmp/ui2-detail-{width}.png", full_page=True)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
