@@ -200,7 +200,6 @@ def attachment_rows(attachments, analysed_ids):
             "attachment": attachment,
             "url": reverse("admin:extraction_attachment_download", args=[attachment.pk]) if attachment.file else "",
             "analysis": analysis,
-            "analysed": attachment.pk in analysed_ids,
             "sha256_short": attachment.sha256[:HASH_SHOWN_CHARS],
         })
     return rows
@@ -276,14 +275,16 @@ class IncomingEmailAdmin(admin.ModelAdmin):
     )
     ordering = ("-created_at", "-id")
     list_per_page = 50  # as the metrics lists: half the rendering of Django's 100, at no cost to the database
-
-    class Media:
-        css = {"all": ["metrics/compact_lists.css", "extraction/email_admin.css"]}
     sortable_by = ("arrived",)  # the one ordering an index serves, both ways
     paginator = EmailPaginator
     show_full_result_count = False  # no COUNT(*) over the whole table on every filtered page
     actions = ["requeue"]
     inlines = [ResultInline]
+
+    class Media:
+        # The metrics lists' compact layout (filters above the list), then badges and wrapping of this admin.
+        css = {"all": ["metrics/compact_lists.css", "extraction/email_admin.css"]}
+
     fieldsets = [
         (None, {"fields": [("status", "intent", "intent_confidence", "lowest_confidence"), "review_reason", "error",
                            ("attempts", "processing_started_at")]}),
