@@ -18,17 +18,22 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import router
-from django.db.models import Count, ProtectedError, Q, RestrictedError
+from django.db.models import Case, Count, ProtectedError, Q, RestrictedError, Value, When
 from django.db.models.deletion import Collector
 from django.forms.models import BaseInlineFormSet
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.text import smart_split, unescape_string_literal
+from django.utils.text import Truncator, smart_split, unescape_string_literal
+from django.utils.timezone import localtime
+from django.utils.translation import gettext, gettext_lazy
+from django.views.decorators.http import require_POST
 
 from extraction import admin_intake, admin_review, llm, review, selectors, services
 from extraction.models import EmailAttachment, ExtractionResult, IncomingEmail, ModelPrice
@@ -48,6 +53,10 @@ ATTACHMENTS_PER_PAGE = 50
 RESULTS_SHOWN = 30
 # The re-queue action takes at most this many e-mails at once (the command takes any number).
 REQUEUE_AT_MOST = 1000
+# The list shows this much of a failure or review reason (the whole is its tooltip).
+REASON_SHOWN_CHARS = 60
+# The e-mail page shows this much of a sha256 (the whole is its tooltip and can be copied).
+HASH_SHOWN_CHARS = 12
 # The delete confirmation lists this many e-mails; its summary counts everything deleted with them.
 DELETE_LIST_SHOWN = 50
 
@@ -167,15 +176,31 @@ def _body_preview(email, field, part):
     )
 
 
-def attachment_rows(attachments):
-    """Table rows for the e-mail page: link (stored files only), type, size, checksum, and whether it was read."""
+def _shortened(text, css_class):
+    """A cell cut to its column's width by CSS (ellipsis), the whole text in its tooltip."""
+    return format_html('<span class="{}" title="{}">{}</span>', css_class, text, text) if text else "-"
+
+
+def attachment_rows(attachments, analysed_ids):
+    """Table rows for the e-mail page: link (stored files only), type, size, checksum, and whether it was read.
+
+    "Analysed by the model" says yes only for a file with a result of its own (`analysed_ids`): a file
+    the pipeline would send but has not (yet, or a copy of another) is not claimed as read.
+    """
     rows = []
     for attachment in attachments:
         refusal = attachment.refused_reason or llm.document_refusal(attachment.content_type, attachment.size)
+        if attachment.pk in analysed_ids:
+            analysis = gettext("yes")
+        elif refusal:
+            analysis = gettext("no: %(reason)s") % {"reason": refusal}
+        else:
+            analysis = gettext("no")
         rows.append({
             "attachment": attachment,
             "url": reverse("admin:extraction_attachment_download", args=[attachment.pk]) if attachment.file else "",
-            "analysis": f"no: {refusal}" if refusal else "yes",
+            "analysis": analysis,
+            "sha256_short": attachment.sha256[:HASH_SHOWN_CHARS],
         })
     return rows
 
@@ -185,13 +210,17 @@ class FirstResultsFormSet(BaseInlineFormSet):
 
     def get_queryset(self):
         if not hasattr(self, "_queryset"):
-            self._queryset = super().get_queryset()[:RESULTS_SHOWN]
+            # The merged result (what the pipeline decided) first; the per-source results after it.
+            merged_first = Case(When(source=ExtractionResult.Source.MERGED, then=Value(0)), default=Value(1))
+            self._queryset = super().get_queryset().order_by(merged_first, "source", "id")[:RESULTS_SHOWN]
         return self._queryset
 
 
 class ResultInline(admin.StackedInline):
     model = ExtractionResult
     fk_name = "email"
+    # The merged result open; each per-source result folded in a <details> (a page stays window-wide).
+    template = "admin/extraction/incomingemail/result_inline.html"
     formset = FirstResultsFormSet
     extra = 0
     can_delete = False
@@ -234,7 +263,9 @@ class ResultInline(admin.StackedInline):
 class IncomingEmailAdmin(admin.ModelAdmin):
     """Built for a million e-mails: every filter and the ordering have an index, nothing is counted in full."""
 
-    list_display = ("arrived", "sender", "subject", "status", "intent", "lowest_confidence", "attempts")
+    # Compact columns: status, intent, confidence and the reason fit a 1280 px window beside the filters.
+    # (Attempts are on the e-mail page: the reason of a failure says when they ran out.)
+    list_display = ("arrived", "sender_and_subject", "status_badge", "intent", "confidence", "reason")
     list_filter = ("status", "intent", ConfidenceFilter)
     # Sender and subject: parts of words, case-insensitive (trigram indexes on PostgreSQL); Message-ID: exact.
     search_fields = ("sender", "subject", "message_id__exact")
@@ -249,16 +280,21 @@ class IncomingEmailAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over the whole table on every filtered page
     actions = ["requeue"]
     inlines = [ResultInline]
+
+    class Media:
+        # The metrics lists' compact layout (filters above the list), then badges and wrapping of this admin.
+        css = {"all": ["metrics/compact_lists.css", "extraction/email_admin.css"]}
+
     fieldsets = [
         (None, {"fields": [("status", "intent", "intent_confidence", "lowest_confidence"), "review_reason", "error",
                            ("attempts", "processing_started_at")]}),
-        ("Message", {"fields": ["message_id", "sender", "subject", "received_at", "created_at", "body",
+        ("Message", {"fields": ["message_id_wrapped", "sender", "subject", "received_at", "created_at", "body",
                                 "html_source"]}),
         ("Prompt versions used", {"fields": ["prompt_versions"]}),
     ]
     readonly_fields = [
         "status", "intent", "intent_confidence", "lowest_confidence", "review_reason", "error", "attempts",
-        "processing_started_at", "message_id", "sender", "subject", "received_at", "created_at", "body",
+        "processing_started_at", "message_id_wrapped", "sender", "subject", "received_at", "created_at", "body",
         "html_source", "prompt_versions",
     ]
 
@@ -300,7 +336,34 @@ class IncomingEmailAdmin(admin.ModelAdmin):
 
     @admin.display(description="arrived", ordering="created_at")
     def arrived(self, email):
-        return email.created_at
+        # The short form (02.12.2026 08:36 in German): the list's narrowest date column.
+        return date_format(localtime(email.created_at), "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description=gettext_lazy("sender and subject"))
+    def sender_and_subject(self, email):
+        # One column, two lines, each cut to the column by CSS with the whole text in its tooltip.
+        return format_html("{}{}", _shortened(email.sender, "cell-sender"), _shortened(email.subject, "cell-subject"))
+
+    @admin.display(description=gettext_lazy("status"))
+    def status_badge(self, email):
+        return format_html('<span class="status-badge status-{}">{}</span>', email.status, email.get_status_display())
+
+    @admin.display(description=gettext_lazy("confidence"))
+    def confidence(self, email):
+        return "-" if email.lowest_confidence is None else f"{email.lowest_confidence:.2f}"
+
+    @admin.display(description=gettext_lazy("reason"))
+    def reason(self, email):
+        """Why it failed, or why it waits for a human: the head of it, the whole in the tooltip."""
+        text = email.error or email.review_reason
+        if not text:
+            return "-"
+        return format_html('<span class="cell-reason" title="{}">{}</span>', text,
+                           Truncator(text).chars(REASON_SHOWN_CHARS))
+
+    @admin.display(description=gettext_lazy("Message-ID"))
+    def message_id_wrapped(self, email):
+        return format_html('<code class="long-value">{}</code>', email.message_id) if email.message_id else "-"
 
     @admin.display(description="body (text)")
     def body(self, email):
@@ -327,10 +390,13 @@ class IncomingEmailAdmin(admin.ModelAdmin):
             page = attachments.get_page(request.GET.get("attachments"))
             context.update({
                 "attachment_page": page,
-                "attachment_rows": attachment_rows(page.object_list),
+                "attachment_rows": attachment_rows(
+                    page.object_list, selectors.analysed_attachment_ids(attachments=page.object_list)
+                ),
                 "result_count": obj.results.count(),
                 "results_shown": RESULTS_SHOWN,
                 "can_review": selectors.can_review(request.user) and obj.status in review.REVIEWABLE,
+                "can_requeue": obj.status == IncomingEmail.Status.FAILED and self.has_reprocess_permission(request),
             })
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -384,13 +450,47 @@ class IncomingEmailAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return
-        emails = list(queryset)
+        self._requeue_and_report(request, list(queryset))
+
+    def _requeue_and_report(self, request, emails):
         queued = sum(services.email_requeue(email=email) for email in emails)
         self.message_user(request, f"{queued} e-mail(s) re-queued.", messages.SUCCESS)
         if len(emails) > queued:
             self.message_user(
                 request, f"{len(emails) - queued} e-mail(s) are being processed and were left alone.", messages.WARNING
             )
+
+    def requeue_one(self, request, pk):
+        """The detail page's button: re-queue this e-mail (POST only; who may use the re-queue action)."""
+        if not self.has_reprocess_permission(request):
+            raise PermissionDenied
+        email = get_object_or_404(self.get_queryset(request), pk=pk)
+        self._requeue_and_report(request, [email])
+        return HttpResponseRedirect(reverse("admin:extraction_incomingemail_change", args=[pk]))
+
+    def requeue_failed(self, request):
+        """The index's "re-queue all failed": a confirmation with the count (GET), then the re-queueing (POST).
+
+        At most REQUEUE_AT_MOST a click, the longest-failed first, as the action: one request must not
+        re-queue a million e-mails; the page says how many remain.
+        """
+        if not self.has_reprocess_permission(request):
+            raise PermissionDenied
+        failed = IncomingEmail.objects.filter(status=IncomingEmail.Status.FAILED)
+        if request.method == "POST":
+            self._requeue_and_report(request, list(failed.defer("body_text", "body_html").order_by("updated_at", "id")[
+                :REQUEUE_AT_MOST]))
+            return HttpResponseRedirect(reverse("admin:index"))
+        failed_count = failed.count()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Re-queue all failed e-mails"),
+            "failed_count": failed_count,
+            "requeued_now": min(failed_count, REQUEUE_AT_MOST),
+            "requeue_at_most": REQUEUE_AT_MOST,
+        }
+        return TemplateResponse(request, "admin/extraction/incomingemail/requeue_failed.html", context)
 
     def get_urls(self):
         def wrap(view):
@@ -401,6 +501,8 @@ class IncomingEmailAdmin(admin.ModelAdmin):
                  name="extraction_attachment_download"),
             path("<int:pk>/body/<str:part>/", wrap(self.download_body), name="extraction_incomingemail_body"),
             path("upload/", wrap(self.upload), name="extraction_incomingemail_upload"),
+            path("<int:pk>/requeue/", wrap(require_POST(self.requeue_one)), name="extraction_incomingemail_requeue"),
+            path("requeue-failed/", wrap(self.requeue_failed), name="extraction_incomingemail_requeue_failed"),
             path("review/next/", wrap(self.review_next), name="extraction_incomingemail_review_next"),
             path("<int:pk>/review/", wrap(self.review), name="extraction_incomingemail_review"),
             path("<int:pk>/review/file/<int:attachment_pk>/", wrap(self.review_file),

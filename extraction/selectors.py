@@ -66,6 +66,14 @@ def email_results(*, email):
     )
 
 
+def analysed_attachment_ids(*, attachments):
+    """The ids among `attachments` that the model read: those with a result of their own (one query)."""
+    return set(
+        ExtractionResult.objects.filter(attachment__in=[a.pk for a in attachments])
+        .values_list("attachment_id", flat=True)
+    )
+
+
 def prompt_versions_used(*, email):
     """The prompt versions that produced an e-mail's results or were called for it (one query)."""
     return PromptTemplate.objects.filter(

@@ -11,7 +11,9 @@ from django.contrib import admin
 from django.contrib.admin import ShowFacets
 from django.core.paginator import Paginator
 from django.db import connections
+from django.utils.formats import number_format
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy
 
 from metrics.models import (
     OperationalMetrics,
@@ -53,6 +55,9 @@ class EstimatedCountPaginator(Paginator):
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Metrics are written by the pipeline and the rollups only."""
+
+    class Media:
+        css = {"all": ["metrics/compact_lists.css"]}
 
     def has_add_permission(self, request):
         return False
@@ -137,15 +142,40 @@ def _share(ratio):
     return f"{ratio:.1%}" if ratio is not None else "–"
 
 
+def _rounded(value, places=2):
+    # Sums of floats show their binary noise (4.6899999999999995); two places are what an operator reads.
+    return "–" if value is None else number_format(value, places, use_l10n=True)
+
+
 @admin.register(OperationalMetricsDaily)
 class OperationalMetricsDailyAdmin(ReadOnlyAdmin):
     list_display = [
-        "date", "metric_type", "labels_key", "sample_count", "sum_value", "avg_value", "min_value", "max_value",
-        "p95_value",
+        "date", "metric_type", "labels_key", "sample_count", "sum_display", "avg_display", "min_display",
+        "max_display", "p95_display",
     ]
     list_filter = ["metric_type", "date"]
     search_fields = ["labels_key"]
     ordering = ["-date", "metric_type", "labels_key"]
+
+    @admin.display(description=gettext_lazy("sum"), ordering="sum_value")
+    def sum_display(self, obj):
+        return _rounded(obj.sum_value)
+
+    @admin.display(description=gettext_lazy("average"), ordering="avg_value")
+    def avg_display(self, obj):
+        return _rounded(obj.avg_value)
+
+    @admin.display(description=gettext_lazy("minimum"), ordering="min_value")
+    def min_display(self, obj):
+        return _rounded(obj.min_value)
+
+    @admin.display(description=gettext_lazy("maximum"), ordering="max_value")
+    def max_display(self, obj):
+        return _rounded(obj.max_value)
+
+    @admin.display(description=gettext_lazy("95th percentile"), ordering="p95_value")
+    def p95_display(self, obj):
+        return _rounded(obj.p95_value)
 
 
 @admin.register(RollupDay)

@@ -151,6 +151,10 @@ PAGES = [
     ("review file (inline PDF)", "get",
      lambda w: admin("extraction_incomingemail_review_file", w["email"].pk, w["attachment"].pk),
      expect(403, 403, 403, 403, 200, reviewer=200)),
+    ("re-queue all failed (confirmation)", "get", lambda w: admin("extraction_incomingemail_requeue_failed"),
+     expect(403, 403, 403, 403, 200)),
+    ("e-mail re-queue button by get", "get", lambda w: admin("extraction_incomingemail_requeue", w["email"].pk),
+     expect(405, 405, 405, 405, 405)),
     ("e-mail upload page", "get", lambda w: admin("extraction_incomingemail_upload"), expect(403, 403, 403, 403, 200)),
     ("mailbox status list", "get", lambda w: admin("extraction_mailboxstate_changelist"), VIEWERS),
     ("mailbox status (read-only)", "get", lambda w: admin("extraction_mailboxstate_change", w["mailbox"].pk), VIEWERS),
@@ -322,6 +326,16 @@ def requeue_by_action(client, w):
     return IncomingEmail.objects.get(pk=w["email"].pk).status == IncomingEmail.Status.QUEUED
 
 
+def requeue_with_the_button(client, w):
+    client.post(admin("extraction_incomingemail_requeue", w["email"].pk))
+    return IncomingEmail.objects.get(pk=w["email"].pk).status == IncomingEmail.Status.QUEUED
+
+
+def requeue_all_failed(client, w):
+    client.post(admin("extraction_incomingemail_requeue_failed"))
+    return IncomingEmail.objects.get(pk=w["email"].pk).status == IncomingEmail.Status.QUEUED
+
+
 def upload_an_eml_file(client, w):
     eml = raw_email("rejection_windows1252.eml")
     client.post(admin("extraction_incomingemail_upload"), {"files": [SimpleUploadedFile("a.eml", eml)]})
@@ -372,6 +386,8 @@ WRITES = [
     (activate_with_the_button_under_four_eyes, set()),
     (override_the_gate, {"superuser"}),
     (requeue_by_action, {"superuser"}),
+    (requeue_with_the_button, {"superuser"}),
+    (requeue_all_failed, {"superuser"}),
     (upload_an_eml_file, {"superuser"}),
     (review_an_email, {"reviewer", "superuser"}),
     (add_a_model_price, {"superuser"}),
