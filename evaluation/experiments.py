@@ -17,7 +17,6 @@ cases are skipped (the cases already in flight finish). Cancel skips the pending
 """
 
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -151,7 +150,6 @@ def experiment_execute(*, run_id, client=None):
     except llm.LLMNotConfigured as exc:
         return _fail(run, reason=str(exc))
     budget, stopped, beat = _Budget(run), threading.Event(), _Heartbeat(run)
-    writer = _Writer(inline=settings.EXPERIMENT_CONCURRENCY <= 1)
 
     def answer_cases():
         """One thread's loop: claim a few pending cases, answer them, until none is left or the run stops."""
@@ -166,15 +164,12 @@ def experiment_execute(*, run_id, client=None):
                 # Nothing left, or the run was cancelled (a claim takes cases of a running run only).
                 return
             for result in chunk:
-                _case_run(result, token=token, run=run, client=client, budget=budget, write=writer.write)
+                _case_run(result, token=token, run=run, client=client, budget=budget)
             beat()
 
     # A run's calls share one price per model and day: no price query on each case's path.
     with pricing.prices_remembered():
-        try:
-            _on_threads(answer_cases, count=settings.EXPERIMENT_CONCURRENCY)
-        finally:
-            writer.close()  # every answer is written (or its row left pending) before the run is judged
+        _on_threads(answer_cases, count=settings.EXPERIMENT_CONCURRENCY)
     if not _still_running(run.pk):
         return run  # cancelled meanwhile
     if budget.reached():
@@ -264,16 +259,15 @@ def _claim_chunk(run, token):
     return chunk
 
 
-def _case_run(result, *, token, run, client, budget, write):
-    """Answer and score one case, and hand it to `write` (_Writer.write), which writes it if its row is still
-    pending under this claim."""
+def _case_run(result, *, token, run, client, budget):
+    """Answer and score one case, and write it if its row is still pending under this claim."""
     if budget.reached():
         return  # left pending: skipped once the threads have stopped
     case, prompt = result.case, run.template
     key = (prompt.task_type, prompt.name)
     if key != answering.CLASSIFICATION_KEY and case.expected_intent not in FACT_BEARING_INTENTS:
         # Production never extracts facts from such an answer, so neither does the experiment.
-        write(result, token, outcome=Outcome.NOT_APPLICABLE)
+        _write(result, token, outcome=Outcome.NOT_APPLICABLE)
         return
     try:
         answers = answering.answers_for(email=case.email, prompt=prompt, client=client)
@@ -281,15 +275,15 @@ def _case_run(result, *, token, run, client, budget, write):
         raise  # not the case's fault: the row stays pending and is taken up again
     except Exception as exc:  # noqa: BLE001 - one odd e-mail must not stop (or endlessly restart) the run
         logger.exception("Experiment run %s: case %s could not be answered", run.pk, case.pk)
-        write(result, token, outcome=Outcome.SKIPPED, skip_reason=f"unexpected {type(exc).__name__}: {exc}")
+        _write(result, token, outcome=Outcome.SKIPPED, skip_reason=f"unexpected {type(exc).__name__}: {exc}")
         return
     cost = sum((answer.cost_usd for answer in answers), Decimal("0"))
     budget.add(cost)
     if not answers:
-        write(result, token, outcome=Outcome.NOT_APPLICABLE)
+        _write(result, token, outcome=Outcome.NOT_APPLICABLE)
         return
     score = figures.case_score(case=case, prompt_key=key, answers=answers)
-    write(
+    _write(
         result, token, outcome=Outcome.SCORED, **score, calls=len(answers), cost_usd=cost,
         input_tokens=sum(a.input_tokens for a in answers), output_tokens=sum(a.output_tokens for a in answers),
         latency_ms=sum(a.latency_ms for a in answers),
@@ -305,48 +299,6 @@ def _write(result, token, **values):
     )
     if not written:
         logger.info("Experiment result %s was taken over or skipped meanwhile; this answer is dropped", result.pk)
-
-
-class _Writer:
-    """Writes the answered cases on a thread of its own (inline: in the caller's), so the database round trip
-    of one case's answer is not on the path of the next case's call (issue 13: overhead per case).
-
-    Nothing is lost when the worker dies first: a row not yet written stays pending under its claim and is
-    answered again once the claim runs out, as when the worker dies during the call. A database error stops
-    the writing and is raised again by `close`.
-    """
-
-    def __init__(self, *, inline):
-        self.inline, self.error, self.queue = inline, None, queue.SimpleQueue()
-        self.thread = None if inline else threading.Thread(target=self._work, daemon=True)
-        if self.thread is not None:
-            self.thread.start()
-
-    def write(self, result, token, **values):
-        if self.inline:
-            _write(result, token, **values)
-            return
-        if self.error is not None:
-            raise self.error  # stop answering: the answers could not be written
-        self.queue.put((result, token, values))
-
-    def close(self):
-        if self.thread is not None:
-            self.queue.put(None)
-            self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def _work(self):
-        try:
-            while (item := self.queue.get()) is not None:
-                if self.error is None:
-                    try:
-                        _write(item[0], item[1], **item[2])
-                    except Exception as exc:  # noqa: BLE001 - raised again by write() and close()
-                        self.error = exc
-        finally:
-            connections.close_all()  # this thread's connections only
 
 
 def _on_threads(function, *, count):

@@ -269,24 +269,3 @@ def test_a_queued_run_whose_task_was_lost_is_queued_again(fake_model, settings, 
     run.refresh_from_db()
     assert run.status == "finished"
 
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_answers_handed_to_the_writer_thread_are_written_by_close_and_its_error_is_raised(fake_model, settings):
-    # The writer thread has its own connection: it sees only committed rows, hence a transactional test.
-    evaluation_set = evaluation_set_create(name="November", emails=reviewed_statements(3), created_by="rita")
-    run = ExperimentRun.objects.create(evaluation_set=evaluation_set, started_by="rita", status="running",
-                                       template=get_active_prompt("extraction", "email_body"))
-    ExperimentCaseResult.objects.bulk_create(ExperimentCaseResult(run=run, case=c) for c in evaluation_set.cases.all())
-    settings.EXPERIMENT_CHUNK_PER_THREAD = 3
-    claimed = experiments._claim_chunk(run, "thisworker")
-    writer = experiments._Writer(inline=False)
-    for result in claimed[:2]:
-        writer.write(result, "thisworker", outcome=Outcome.SCORED, fields_checked=9, fields_correct=9)
-    writer.close()
-    assert sorted(run.results.values_list("outcome", flat=True)) == ["pending", "scored", "scored"]
-
-    failing = experiments._Writer(inline=False)
-    failing.write(claimed[2], "thisworker", outcome=Outcome.SCORED, no_such_column=1)
-    with pytest.raises(Exception, match="no_such_column"):
-        failing.close()
-    assert run.results.get(pk=claimed[2].pk).outcome == Outcome.PENDING  # taken up again once the claim runs out
