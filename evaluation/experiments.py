@@ -34,7 +34,7 @@ from django_q.exceptions import TimeoutException
 from evaluation import expected, figures
 from evaluation.errors import EvaluationError
 from evaluation.models import ExperimentCaseResult, ExperimentRun
-from extraction import answering, llm, queueing
+from extraction import answering, llm, pricing, queueing
 from extraction.models import FACT_BEARING_INTENTS
 from metrics.aggregates import ExactDecimalSum
 from metrics.models import PromptPerformanceMetrics
@@ -155,18 +155,21 @@ def experiment_execute(*, run_id, client=None):
         """One thread's loop: claim a few pending cases, answer them, until none is left or the run stops."""
         while not stopped.is_set() and (deadline is None or time.monotonic() < deadline):
             budget.refresh()
-            if budget.reached() or not _still_running(run.pk):
+            if budget.reached():
                 stopped.set()
                 return
             token = uuid.uuid4().hex
             chunk = _claim_chunk(run, token)
             if not chunk:
+                # Nothing left, or the run was cancelled (a claim takes cases of a running run only).
                 return
             for result in chunk:
                 _case_run(result, token=token, run=run, client=client, budget=budget)
             beat()
 
-    _on_threads(answer_cases, count=settings.EXPERIMENT_CONCURRENCY)
+    # A run's calls share one price per model and day: no price query on each case's path.
+    with pricing.prices_remembered():
+        _on_threads(answer_cases, count=settings.EXPERIMENT_CONCURRENCY)
     if not _still_running(run.pk):
         return run  # cancelled meanwhile
     if budget.reached():
@@ -225,22 +228,35 @@ def _still_running(run_id):
 
 
 def _claim_chunk(run, token):
-    """Claim up to EXPERIMENT_CHUNK_PER_THREAD of the run's pending rows that nobody holds (or whose claim ran out)."""
+    """Claim up to EXPERIMENT_CHUNK_PER_THREAD of the run's pending rows that nobody holds (or whose claim ran
+    out), while the run is running; returns them with their cases and e-mails (empty: none left, or stopped)."""
     size = settings.EXPERIMENT_CHUNK_PER_THREAD
     expired = timezone.now() - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS)
-    free = Q(run=run, outcome=Outcome.PENDING) & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=expired))
+    free = Q(run=run, run__status=Status.RUNNING, outcome=Outcome.PENDING) & (
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=expired)
+    )
     with transaction.atomic():
         # Threads and tasks claim side by side: on PostgreSQL each skips the rows another is claiming (SKIP
-        # LOCKED) instead of reaching for the same ones; SQLite runs one writing transaction at a time anyway.
-        candidates = list(
-            ExperimentCaseResult.objects.select_for_update(skip_locked=True).filter(free).order_by("pk")
-            .values_list("pk", flat=True)[:size]
+        # LOCKED, only the result rows: of=self) instead of reaching for the same ones; SQLite runs one writing
+        # transaction at a time anyway. The rows come with what answering them needs, in the same query: each
+        # query is a round trip on every case's path (issue 13: overhead per case).
+        chunk = list(
+            ExperimentCaseResult.objects.select_for_update(skip_locked=True, of=("self",)).filter(free)
+            .select_related("case__email").order_by("pk")[:size]
         )
-        ExperimentCaseResult.objects.filter(free, pk__in=candidates).update(claimed_at=Now(), claim_token=token)
-    return list(
-        ExperimentCaseResult.objects.filter(run=run, claim_token=token, outcome=Outcome.PENDING)
-        .select_related("case__email").order_by("pk")
-    )
+        claimed = ExperimentCaseResult.objects.filter(free, pk__in=[r.pk for r in chunk]).update(
+            claimed_at=Now(), claim_token=token
+        ) if chunk else 0
+    if claimed < len(chunk):
+        # Without row locks (SQLite) another thread may have claimed some meanwhile: keep only this claim's.
+        mine = set(
+            ExperimentCaseResult.objects.filter(pk__in=[r.pk for r in chunk], claim_token=token)
+            .values_list("pk", flat=True)
+        )
+        chunk = [result for result in chunk if result.pk in mine]
+    for result in chunk:
+        result.claim_token = token
+    return chunk
 
 
 def _case_run(result, *, token, run, client, budget):

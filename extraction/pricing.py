@@ -1,6 +1,8 @@
 """What an LLM call cost, exactly, from its token counts and the operator-maintained price table."""
 
+import contextlib
 import logging
+import threading
 from decimal import Decimal
 
 from django.utils import timezone
@@ -12,10 +14,41 @@ logger = logging.getLogger(__name__)
 MILLION = Decimal(1_000_000)
 
 
+# While prices_remembered() is open in this process: {(model_id, date): ModelPrice or None}, and how many
+# blocks are open (the threads of one experiment task share it).
+_remembered = {}
+_remembering = 0
+_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def prices_remembered():
+    """Within the block, this process looks each model's price for a day up once: for many calls in a row (an
+    experiment's cases), where a query per call would be a database round trip on every call's path."""
+    global _remembering
+    with _lock:
+        _remembering += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _remembering -= 1
+            if not _remembering:
+                _remembered.clear()
+
+
 def price_for(model_id, *, on=None):
     """The ModelPrice row in force for `model_id` on date `on` (today by default), or None."""
     on = on or timezone.localdate()
-    return ModelPrice.objects.filter(model_id=model_id, valid_from__lte=on).order_by("-valid_from").first()
+    key = (model_id, on)
+    with _lock:
+        if _remembering and key in _remembered:
+            return _remembered[key]
+    price = ModelPrice.objects.filter(model_id=model_id, valid_from__lte=on).order_by("-valid_from").first()
+    with _lock:
+        if _remembering:
+            _remembered[key] = price
+    return price
 
 
 def call_cost_usd(*, model_id, input_tokens, output_tokens, on=None):

@@ -204,6 +204,7 @@ def test_a_case_taken_over_after_its_claim_ran_out_is_written_once(
     ExperimentRun.objects.filter(pk=run.pk).update(status="running")
     # A first worker claims the cases, then dies; its claim runs out.
     settings.EXPERIMENT_CLAIM_SECONDS = 0
+    settings.EXPERIMENT_CHUNK_PER_THREAD = 2
     dead_claim = experiments._claim_chunk(run, "deadworker")
     assert len(dead_claim) == 2
     run = experiment_execute(run_id=run.pk)
@@ -267,3 +268,4 @@ def test_a_queued_run_whose_task_was_lost_is_queued_again(fake_model, settings, 
         assert experiments.experiments_resume_stale() == [run.pk]
     run.refresh_from_db()
     assert run.status == "finished"
+

@@ -4,10 +4,11 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 
 from extraction.models import ModelPrice
-from extraction.pricing import call_cost_usd
+from extraction.pricing import call_cost_usd, prices_remembered
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +58,19 @@ def test_one_price_per_model_and_day():
             model_id="claude-haiku-4-5", input_usd_per_mtok=1, output_usd_per_mtok=5,
             valid_from=datetime.date(2025, 1, 1),
         )
+
+
+def test_within_prices_remembered_a_model_and_day_is_looked_up_once_and_forgotten_after():
+    day = datetime.date(2026, 12, 1)
+
+    def cost():
+        return call_cost_usd(model_id="claude-sonnet-4-6", input_tokens=1_000_000, output_tokens=0, on=day)
+
+    with prices_remembered():
+        with CaptureQueriesContext(connection) as queries:
+            assert [cost(), cost(), cost()] == [Decimal("3")] * 3
+        assert len(queries) == 1
+        ModelPrice.objects.create(model_id="claude-sonnet-4-6", input_usd_per_mtok=Decimal("2.50"),
+                                  output_usd_per_mtok=Decimal("12.50"), valid_from=day)
+        assert cost() == Decimal("3")  # an experiment's run keeps the price it started with
+    assert cost() == Decimal("2.5")
