@@ -6,7 +6,8 @@ superuser: one warm-up request, then the median of REPEAT requests (request hand
 rendering, in-process). The runner gives it a throw-away database on BENCH_POSTGRES_URL's server.
 
 The data is generated in the database (generate_series): three years of creditor mail (~900 e-mails a
-day, German senders and subjects), attachments, extraction results and 10M raw metric rows in the
+day, German senders and subjects), attachments, extraction results, the operators' reviews (every manual
+review and a 5 % QA sample, with their accuracy rows) and 10M raw metric rows in the
 proportions the pipeline writes them (prompt calls, tokens, stage times, confidences, a queue-depth
 sample a minute), a year of daily rollups, a second classification version activated half a year ago,
 and one hostile e-mail with 10,000 attachments and a 50 MB body.
@@ -325,9 +326,78 @@ def insert_hostile_email(*, now):
     return email_id
 
 
+REVIEW_AFTER = timedelta(days=2)  # operators work the queue within two days: the newest part is still waiting
+SAMPLE_PER_1024 = 51  # REVIEW_SAMPLE_RATE 0.05 of the e-mails that finished automatically
+ACCURACY_RAW_DAYS = 30  # the raw accuracy rows' retention; older days live in the daily rollup
+
+
+def insert_reviews(versions, *, now, switch, reviewer_id):
+    """The operators' ground truth in realistic proportions: every e-mail that went to manual review and a 5 %
+    QA sample of the rest is reviewed two days after it arrived (the last two days are the waiting queue),
+    mostly confirmed, some corrected; with the accuracy rows such reviews write (raw for the last 30 days,
+    daily before) for the classification version that served and the body-extraction version."""
+    cutoff = now - REVIEW_AFTER
+    _execute(
+        f"UPDATE extraction_incomingemail SET review_sample = true WHERE status IN ('extracted', 'classified')"
+        f" AND hashint4((id + 11)::int) & 1023 < {SAMPLE_PER_1024}"
+    )
+    _execute(
+        """
+        INSERT INTO extraction_emailreview (email_id, intent, creditor_name, creditor_reference, debtor_name,
+            total_claim, principal, interest, costs, statement_date, accepts_plan, changed_fields, note,
+            reviewed_by_id, reviewed_at, revision, scores)
+        SELECT e.id, e.intent, coalesce(m.creditor_name, ''), coalesce(m.creditor_reference, ''),
+               coalesce(m.debtor_name, ''),
+               CASE WHEN e.status = 'manual_review' THEN m.total_claim + 10 ELSE m.total_claim END,
+               m.principal, m.interest, m.costs, m.statement_date, m.accepts_plan,
+               CASE WHEN e.status = 'manual_review' AND m.id IS NOT NULL THEN '["total_claim"]'::jsonb
+                    ELSE '[]'::jsonb END,
+               '', %(reviewer)s, e.created_at + %(after)s, 1, '[]'::jsonb
+        FROM extraction_incomingemail e
+        LEFT JOIN extraction_extractionresult m ON m.email_id = e.id AND m.source = 'merged'
+        WHERE e.created_at < %(cutoff)s AND (e.status = 'manual_review' OR e.review_sample)
+        """,
+        {"reviewer": reviewer_id, "after": REVIEW_AFTER, "cutoff": cutoff},
+    )
+    _execute("UPDATE extraction_incomingemail e SET status = 'reviewed' FROM extraction_emailreview r"
+             " WHERE r.email_id = e.id")
+    classifier = "CASE WHEN e.created_at < %(switch)s THEN %(classify_v1)s ELSE %(classify_v2)s END"
+    facts = "e.intent IN ('debt_statement', 'payment_plan', 'rejection')"
+    scored = f"""
+        SELECT {classifier} AS version, r.id AS review_id, r.email_id, 0 AS checked, 0 AS correct, 1 AS intent_checked,
+               CASE WHEN hashint4(r.id::int) & 15 = 0 THEN 0 ELSE 1 END AS intent_correct, r.reviewed_at
+        FROM extraction_emailreview r JOIN extraction_incomingemail e ON e.id = r.email_id
+        UNION ALL
+        SELECT %(body)s, r.id, r.email_id, 9, CASE WHEN hashint4((r.id + 1)::int) & 7 = 0 THEN 7 ELSE 9 END,
+               0, 0, r.reviewed_at
+        FROM extraction_emailreview r JOIN extraction_incomingemail e ON e.id = r.email_id WHERE {facts}
+    """
+    params = {**versions, "switch": switch, "raw_since": now - timedelta(days=ACCURACY_RAW_DAYS),
+              "zone": timezone.get_current_timezone_name()}
+    _execute(
+        f"""
+        INSERT INTO metrics_promptaccuracymetrics (prompt_version_id, review_id, email_id, fields_checked,
+            fields_correct, intent_checked, intent_correct, recorded_at)
+        SELECT * FROM ({scored}) AS s WHERE reviewed_at >= %(raw_since)s
+        """,
+        params,
+    )
+    _execute(
+        f"""
+        INSERT INTO metrics_promptaccuracydaily (prompt_version_id, date, review_count, fields_checked,
+            fields_correct, intent_checked, intent_correct, rolled_up_at)
+        SELECT version, (reviewed_at AT TIME ZONE %(zone)s)::date, count(*), sum(checked), sum(correct),
+               sum(intent_checked), sum(intent_correct), now()
+        FROM ({scored}) AS s WHERE reviewed_at < %(raw_since)s GROUP BY 1, 2
+        """,
+        params,
+    )
+
+
 LOADED_TABLES = [
     "extraction_incomingemail", "extraction_emailattachment", "extraction_extractionresult",
-    "metrics_promptperformancemetrics", "metrics_operationalmetrics",
+    "extraction_emailreview", "metrics_promptperformancemetrics", "metrics_operationalmetrics",
+    "metrics_promptaccuracymetrics",
 ]
 
 
@@ -349,16 +419,21 @@ def make_versions(*, switch):
 
 def generate():
     """Fill the (migrated, empty) database; returns what the page list needs."""
+    from django.contrib.auth.models import User
+
     from metrics.days import local_day
 
     now = timezone.now()
     start, end = now - timedelta(days=DAYS), now - timedelta(minutes=2)
     switch = now - timedelta(days=180)
     versions = make_versions(switch=switch)
+    reviewer = User.objects.create_user("erika", "erika@example.org", is_staff=True)
     indexes = secondary_indexes(LOADED_TABLES)
     steps = [
         ("e-mails", lambda: insert_emails(start=start, end=end)),
         ("attachments and results", lambda: insert_attachments_and_results(versions)),
+        ("reviews and their accuracy",
+         lambda: insert_reviews(versions, now=now, switch=switch, reviewer_id=reviewer.pk)),
         ("prompt-call metrics", lambda: insert_prompt_calls(versions, start=start, end=end, switch=switch)),
         ("operational metrics", lambda: insert_operational_samples(start=start, end=end)),
         ("daily rollups", lambda: insert_daily_rollups(versions, today=local_day(now), switch=switch)),
@@ -378,7 +453,9 @@ def generate():
     _execute("SET maintenance_work_mem = '512MB'")
     for _, definition in indexes:
         _execute(definition)
-    for table in LOADED_TABLES + ["metrics_promptperformancedaily", "metrics_operationalmetricsdaily"]:
+    for table in LOADED_TABLES + [
+        "metrics_promptperformancedaily", "metrics_operationalmetricsdaily", "metrics_promptaccuracydaily",
+    ]:
         _execute(f"VACUUM ANALYZE {table}")
     print(f"   built {len(indexes)} indexes and analysed in {time.perf_counter() - started:.0f} s", flush=True)
     with connection.cursor() as cursor:
@@ -388,8 +465,10 @@ def generate():
         cursor.execute("SELECT min(e.id) FROM extraction_incomingemail e JOIN extraction_emailattachment a"
                        " ON a.email_id = e.id WHERE e.status = 'extracted' AND e.id > %s", [EMAILS - 5000])
         typical = cursor.fetchone()[0]
-    print(f"   {EMAILS:,} e-mails, {metric_rows:,} raw metric rows", flush=True)
-    return {"typical": typical, "hostile": EMAILS + 1}
+        cursor.execute("SELECT count(*), max(email_id) FROM extraction_emailreview")
+        reviews, reviewed = cursor.fetchone()
+    print(f"   {EMAILS:,} e-mails ({reviews:,} reviewed), {metric_rows:,} raw metric rows", flush=True)
+    return {"typical": typical, "hostile": EMAILS + 1, "reviewed": reviewed}
 
 
 def pages(ids):
@@ -404,6 +483,7 @@ def pages(ids):
         ("  status = failed", emails + "?status__exact=failed"),
         ("  status = extracted", emails + "?status__exact=extracted"),
         ("  status = manual review", emails + "?status__exact=manual_review"),
+        ("  status = reviewed", emails + "?status__exact=reviewed"),
         ("  intent = payment plan", emails + "?intent__exact=payment_plan"),
         ("  confidence below threshold", emails + "?confidence_band=low"),
         ("  confidence threshold to 0.9", emails + "?confidence_band=medium"),
@@ -420,6 +500,7 @@ def pages(ids):
         ("  search a Message-ID", emails + f"?q=%3C{ids['typical']}.{_md5_16(ids['typical'])}%40mail.example.de%3E"),
         ("e-mail detail", reverse(detail, args=[ids["typical"]])),
         ("e-mail detail, 10,000 attachments, 50 MB body", reverse(detail, args=[ids["hostile"]])),
+        ("e-mail detail, reviewed", reverse(detail, args=[ids["reviewed"]])),
         ("performance, 90 days", reverse("admin:prompt_performance", args=["classification", "email_intent"])
          + "?days=90"),
         ("performance, 30 days", reverse("admin:prompt_performance", args=["classification", "email_intent"])),
