@@ -62,7 +62,8 @@ def rollout_comparison(*, rollout, rule=None, until=None):
     # Accuracy where operators reviewed the arms' e-mails since the start (not part of the monitor's rule:
     # reviews come hours or days after the calls, the rule needs what every call reports at once).
     accuracy = accuracy_since(
-        versions=[rollout.baseline_id, rollout.candidate_id], start=rollout.started_at, end=until or rollout.ended_at
+        version_ids=[rollout.baseline_id, rollout.candidate_id], start=rollout.started_at,
+        end=until or rollout.ended_at,
     )
     return {
         "arms": [

@@ -54,19 +54,17 @@ def prompt_day_aggregates(*, day):
     )
 
 
+def _accuracy_sums():
+    """The ACCURACY_COUNTS of raw accuracy rows, as aggregates (one row is one review of one version)."""
+    return {"review_count": Count("pk"), **{name: Sum(name) for name in ACCURACY_COUNTS if name != "review_count"}}
+
+
 def accuracy_day_aggregates(*, day):
     """One dict per prompt version with the day's review counts: reviews, fields and intents checked and right."""
     return (
         raw_rows_of_day(kind=RollupDay.Kind.ACCURACY, day=day)
         .values("prompt_version")
-        .annotate(
-            review_count=Count("pk"),
-            fields_checked=Sum("fields_checked"),
-            fields_correct=Sum("fields_correct"),
-            intent_checked=Sum("intent_checked"),
-            intent_correct=Sum("intent_correct"),
-            max_id=Max("pk"),
-        )
+        .annotate(**_accuracy_sums(), max_id=Max("pk"))
         .order_by("prompt_version")
     )
 
@@ -87,26 +85,21 @@ def prompt_accuracy(*, template, start, end, today=None):
     return accuracy_figures(**totals)
 
 
-def accuracy_since(*, versions, start, end=None):
+def accuracy_since(*, version_ids, start, end=None):
     """{version id: accuracy figures} of the reviews saved from `start` (to `end`), from the raw rows.
 
     For live comparisons over hours or days (a canary's two arms); a version without reviews in the window
     has zero counts and accuracies of None.
     """
-    rows = PromptAccuracyMetrics.objects.filter(prompt_version__in=versions, recorded_at__gte=start)
+    rows = PromptAccuracyMetrics.objects.filter(prompt_version__in=version_ids, recorded_at__gte=start)
     if end is not None:
         rows = rows.filter(recorded_at__lte=end)
     totals = {
         row.pop("prompt_version"): row
-        for row in rows.values("prompt_version").annotate(
-            review_count=Count("pk"), **{name: Sum(name) for name in ACCURACY_COUNTS if name != "review_count"}
-        ).order_by()
+        for row in rows.values("prompt_version").annotate(**_accuracy_sums()).order_by()
     }
     empty = dict.fromkeys(ACCURACY_COUNTS, 0)
-    return {
-        getattr(version, "pk", version): accuracy_figures(**totals.get(getattr(version, "pk", version), empty))
-        for version in versions
-    }
+    return {pk: accuracy_figures(**totals.get(pk, empty)) for pk in version_ids}
 
 
 def accuracy_figures(*, review_count, fields_checked, fields_correct, intent_checked, intent_correct):
