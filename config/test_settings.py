@@ -17,3 +17,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"creditor-mail-test-{os.getpid()}.sqlite3")
     }
+
+# The suite's assertions read in English, whatever the product's default; the German interface (the default) is
+# proven by config/tests/test_translations.py and the browser tour in both languages.
+LANGUAGE_CODE = "en"
