@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Avg, Q
+from django.db.models import Avg, Exists, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django_q.conf import Conf
@@ -134,50 +134,112 @@ def experiments_resume_stale(*, now=None):
 def experiment_execute(*, run_id, client=None):
     """Run (or resume) an experiment until no case is left or the task's time is up; returns the run.
 
-    Returns None when the run has ended or does not exist (a duplicate task, a cancelled run).
+    Returns None when the run has ended or does not exist (a duplicate task, a cancelled run). Once the run
+    has no case left to claim, the task's threads help the other live runs (oldest first) instead of idling
+    while the run's last cases are answered: "compare with active" starts two runs at once, and the second
+    one's tasks would otherwise wait for a free worker, then start with every thread idle in between.
     """
     started = time.monotonic()
     # Well inside the worker's timeout: a long run continues in a new task rather than being killed.
     deadline = None if Conf.SYNC else started + settings.Q_CLUSTER.get("timeout", 300) / 2
-    if not ExperimentRun.objects.filter(pk=run_id, status__in=LIVE).update(
-        status=Status.RUNNING, heartbeat_at=Now()
-    ):
+    if not _mark_running(run_id):
         return None
-    ExperimentRun.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=Now())
-    run = ExperimentRun.objects.select_related("template", "evaluation_set").get(pk=run_id)
+    run = _run_with_template(run_id)
     try:
         client = client or llm.get_client()
     except llm.LLMNotConfigured as exc:
         return _fail(run, reason=str(exc))
-    budget, stopped, beat = _Budget(run), threading.Event(), _Heartbeat(run)
+    runs = _TaskRuns(run)
 
     def answer_cases():
-        """One thread's loop: claim a few pending cases, answer them, until none is left or the run stops."""
-        while not stopped.is_set() and (deadline is None or time.monotonic() < deadline):
-            budget.refresh()
-            if budget.reached():
-                stopped.set()
-                return
+        """One thread's loop: claim a pending case and answer it; when its run has none left (or its budget
+        is spent), go on with the next live run that has, until none has or the task's time is up."""
+        current, finished_with = runs.own, set()
+        while deadline is None or time.monotonic() < deadline:
             token = uuid.uuid4().hex
-            chunk = _claim_chunk(run, token)
+            chunk = _claim_chunk(current.run, token) if current.budget.allows() else []
             if not chunk:
-                # Nothing left, or the run was cancelled (a claim takes cases of a running run only).
-                return
+                # Nothing left, the budget is spent, or the run was cancelled (a claim takes cases of a running
+                # run only): on to another run.
+                finished_with.add(current.run.pk)
+                current = runs.next_to_help(finished_with)
+                if current is None:
+                    return
+                continue
             for result in chunk:
-                _case_run(result, token=token, run=run, client=client, budget=budget)
-            beat()
+                _case_run(result, token=token, run=current.run, client=client, budget=current.budget)
+            current.beat()
 
     # A run's calls share one price per model and day: no price query on each case's path.
     with pricing.prices_remembered():
         _on_threads(answer_cases, count=settings.EXPERIMENT_CONCURRENCY)
+    for helped in runs.helped():
+        _conclude(helped)
     if not _still_running(run.pk):
         return run  # cancelled meanwhile
-    if budget.reached():
-        _stop_for_budget(run, budget)
-    elif deadline is not None and time.monotonic() >= deadline:
+    if not runs.own.budget.reached() and deadline is not None and time.monotonic() >= deadline:
         _enqueue(run.pk)  # the rest in a fresh task, well inside the worker's timeout
         return run
-    return _finish_if_done(run)
+    return _conclude(runs.own)
+
+
+def _mark_running(run_id):
+    """Mark a queued (or already running) run running; False when it has ended."""
+    if not ExperimentRun.objects.filter(pk=run_id, status__in=LIVE).update(status=Status.RUNNING, heartbeat_at=Now()):
+        return False
+    ExperimentRun.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=Now())
+    return True
+
+
+def _run_with_template(run_id):
+    return ExperimentRun.objects.select_related("template", "evaluation_set").get(pk=run_id)
+
+
+def _conclude(state):
+    """After a task's threads stopped working on a run: stop it for its budget, or finish it when no case is
+    pending any more (another task may still hold some: then that one finishes it)."""
+    if not _still_running(state.run.pk):
+        return state.run
+    if state.budget.reached():
+        _stop_for_budget(state.run, state.budget)
+    return _finish_if_done(state.run)
+
+
+class _RunState:
+    """What a task's threads share about one run: the run, its budget and its heartbeat."""
+
+    def __init__(self, run):
+        self.run, self.budget, self.beat = run, _Budget(run), _Heartbeat(run)
+
+
+class _TaskRuns:
+    """The runs a task works on: its own, then the others it helps (each looked up once, shared by threads)."""
+
+    def __init__(self, run):
+        self.own = _RunState(run)
+        self.lock = threading.Lock()
+        self.others = {}
+
+    def next_to_help(self, finished_with):
+        """The oldest other live run with a case free to claim that this thread is not finished with (a queued
+        one is marked running: its own tasks then join in), or None."""
+        free_cases = ExperimentCaseResult.objects.filter(
+            run=OuterRef("pk"), outcome=Outcome.PENDING
+        ).filter(_unclaimed())
+        candidate = (
+            ExperimentRun.objects.filter(status__in=LIVE).exclude(pk__in=finished_with)
+            .filter(Exists(free_cases)).order_by("pk").values_list("pk", flat=True).first()
+        )
+        if candidate is None or not _mark_running(candidate):
+            return None if candidate is None else self.next_to_help(finished_with | {candidate})
+        with self.lock:
+            if candidate not in self.others:
+                self.others[candidate] = _RunState(_run_with_template(candidate))
+            return self.others[candidate]
+
+    def helped(self):
+        with self.lock:
+            return list(self.others.values())
 
 
 class _Heartbeat:
@@ -222,19 +284,27 @@ class _Budget:
         with self.lock:
             return self.limit is not None and self.spent >= self.limit
 
+    def allows(self):
+        """Whether another case may be claimed: the cost so far (every task's) is below the limit."""
+        self.refresh()
+        return not self.reached()
+
 
 def _still_running(run_id):
     return ExperimentRun.objects.filter(pk=run_id, status=Status.RUNNING).exists()
+
+
+def _unclaimed():
+    """Rows nobody holds: never claimed, or whose claim ran out (its worker died or froze)."""
+    expired = timezone.now() - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS)
+    return Q(claimed_at__isnull=True) | Q(claimed_at__lt=expired)
 
 
 def _claim_chunk(run, token):
     """Claim up to EXPERIMENT_CHUNK_PER_THREAD of the run's pending rows that nobody holds (or whose claim ran
     out), while the run is running; returns them with their cases and e-mails (empty: none left, or stopped)."""
     size = settings.EXPERIMENT_CHUNK_PER_THREAD
-    expired = timezone.now() - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS)
-    free = Q(run=run, run__status=Status.RUNNING, outcome=Outcome.PENDING) & (
-        Q(claimed_at__isnull=True) | Q(claimed_at__lt=expired)
-    )
+    free = Q(run=run, run__status=Status.RUNNING, outcome=Outcome.PENDING) & _unclaimed()
     with transaction.atomic():
         # Threads and tasks claim side by side: on PostgreSQL each skips the rows another is claiming (SKIP
         # LOCKED, only the result rows: of=self) instead of reaching for the same ones; SQLite runs one writing
