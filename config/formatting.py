@@ -44,3 +44,13 @@ def format_percent(ratio, decimals=1):
     # Translators: a percentage. German writes a space before the sign: "98,2 %".
     pattern = gettext("%(number)s%%")
     return pattern.replace(" ", NO_BREAK_SPACE) % {"number": format_number(Decimal(str(ratio)) * 100, decimals)}
+
+
+def format_points(ratio_delta, decimals=1):
+    """A difference of two ratios in percentage points, always signed: `+1,2 Pp.` / `−3.0 points`."""
+    if ratio_delta is None:
+        return MISSING
+    number = format_number(abs(Decimal(str(ratio_delta))) * 100, decimals)
+    sign = "−" if ratio_delta < 0 else "+"
+    # Translators: a difference of two percentages, e.g. "+1.2 points" (German: "+1,2 Prozentpunkte").
+    return gettext("%(sign)s%(number)s points").replace(" ", NO_BREAK_SPACE) % {"sign": sign, "number": number}

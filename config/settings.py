@@ -217,6 +217,9 @@ PROMPT_RENDER_DEADLINE_SECONDS = env.float("PROMPT_RENDER_DEADLINE_SECONDS", def
 # AUTH_PASSWORD_VALIDATORS ({"NAME": dotted path, "OPTIONS": {...}}); see prompts/gate.py. An operator with
 # prompts.override_activation_gate may override it with a reason.
 PROMPT_ACTIVATION_VALIDATORS = []
+# What the activation confirmation shows about how well a version answers (its latest experiment against the active
+# version's, both versions' accuracy on the reviews): functions (*, template, active) -> HTML; see prompts/evidence.py.
+PROMPT_ACTIVATION_EVIDENCE = ["evaluation.evidence.activation_evidence"]
 # Four-eyes: activations and canaries are requested by one operator and approved by another. On in production.
 PROMPT_FOUR_EYES = env.bool("PROMPT_FOUR_EYES", default=False)
 # Who is told about requests, decisions and canary rollbacks/promotions (comma-separated e-mail addresses).

@@ -26,6 +26,7 @@ from prompts.admin_views import (
     serving_change,
 )
 from prompts.errors import ActivationBlocked, ReleaseRefused
+from prompts.evidence import activation_evidence
 from prompts.gate import gate_verdict
 from prompts.models import ActivationRequest
 from prompts.services import (
@@ -105,6 +106,7 @@ def release_view(model_admin, request, object_id, kind):
             model_admin, request, original=template, form=form, kind=kind, four_eyes=four_eyes,
             title=f"{title} {template}",
             gate=gate_verdict(template=template, active=active),
+            evidence=activation_evidence(template=template, active=active) if kind == Kind.ACTIVATE else "",
             # An activation (or its request) shows what would change; a canary's page explains the canary.
             **(serving_change(active, template) if kind == Kind.ACTIVATE else {}),
         ),

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from prompts import selectors
 from prompts.errors import ActivationBlocked, RollbackUnavailable, TemplateRenderError
+from prompts.evidence import activation_evidence
 from prompts.forms import DiffOtherVersionForm, NewVersionForm, PreviewForm
 from prompts.gate import gate_verdict
 from prompts.models import PromptActivation
@@ -116,6 +117,7 @@ def activate_view(model_admin, request, object_id):
         _page_context(
             model_admin, request, original=template, title=_("Activate %(version)s?") % {"version": template},
             four_eyes=settings.PROMPT_FOUR_EYES, gate=gate_verdict(template=template, active=active),
+            evidence=activation_evidence(template=template, active=active),
             may_override=request.user.has_perm(OVERRIDE_PERMISSION), **serving_change(active, template),
         ),
     )

@@ -3,7 +3,6 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
-from django.template.loader_tags import BlockNode
 from django.test import Client
 from django.urls import reverse
 
@@ -135,7 +134,7 @@ def test_activate_action_opens_the_confirmation_page_and_changes_nothing(operato
     before = database_state()
     response = run_action(operator, "activate", v2)
     assert response.redirect_chain == [(url("activate", v2), 302)]
-    assert response.templates[0].name == "admin/prompts/prompttemplate/activate_confirm.html"
+    assert response.template_name == "admin/prompts/prompttemplate/activate_confirm.html"
     assert database_state() == before
 
 
@@ -185,12 +184,17 @@ def test_the_activation_confirmation_of_a_version_the_gate_blocks_says_so_and_of
     assert override in operator.get(url("activate", v2)).content.decode()
 
 
-def test_the_activation_confirmation_leaves_a_block_for_the_versions_accuracy(operator, intent_v1):
-    # The accuracy and experiment figures of a version go into this block (see activate_confirm.html).
+def evidence_for_tests(*, template, active):
+    """A PROMPT_ACTIVATION_EVIDENCE supplier: plain text, which the page must escape."""
+    return f"<b>v{template.version} against v{active.version}</b>"
+
+
+def test_the_activation_confirmation_shows_what_the_evidence_suppliers_say(operator, intent_v1, settings):
+    # The evaluation app supplies the version's experiment and accuracy (evaluation/tests/test_activation_evidence.py).
+    settings.PROMPT_ACTIVATION_EVIDENCE = [f"{__name__}.evidence_for_tests"]
     v2 = make_version(intent_v1)
-    response = operator.get(url("activate", v2))
-    template = response.templates[0]
-    assert "activation_evidence" in {node.name for node in template.nodelist.get_nodes_by_type(BlockNode)}
+    page = operator.get(url("activate", v2)).content.decode()
+    assert "&lt;b&gt;v2 against v1&lt;/b&gt;" in page
 
 
 def test_confirming_the_activation_switches_the_active_version_and_writes_an_activation(operator, intent_v1):
