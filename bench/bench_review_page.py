@@ -4,7 +4,7 @@ Target (issue 12): the workstation page under 300 ms with a 20-page PDF and 1M e
 Each URL is requested through Django's test client by a logged-in superuser: one warm-up request, then the
 median of REPEAT requests (request handling with template rendering, in-process).
 
-The e-mails, attachments and results come from bench_pages' generators (three years of creditor mail,
+The e-mails, attachments and results come from mail_data's generators (three years of creditor mail,
 ~15 % of it in manual review); on top, the QA sample is drawn (REVIEW_SAMPLE_RATE of the e-mails that
 finished automatically) and nothing has been reviewed yet: the queue holds its whole backlog (the worst
 case for the counts on the page). The e-mail under review gets a real 20-page scanned-looking PDF
@@ -21,7 +21,7 @@ from django.db import connection
 from django.test.utils import override_settings, setup_test_environment, teardown_test_environment
 from django.utils import timezone
 
-from bench import bench_pages
+from bench import mail_data
 from devtools.timing import median_request_seconds, median_seconds
 
 DATABASES = ("postgresql",)
@@ -72,38 +72,38 @@ def scanned_pdf(pages):
 def generate(media_root):
     """1M e-mails with results and the QA sample drawn; returns the ids of the e-mails timed."""
     now = timezone.now()
-    start, end = now - timedelta(days=bench_pages.DAYS), now - timedelta(minutes=2)
-    versions = bench_pages.make_versions(switch=now - timedelta(days=180))
-    indexes = bench_pages.secondary_indexes(LOADED_TABLES)
+    start, end = now - timedelta(days=mail_data.DAYS), now - timedelta(minutes=2)
+    versions = mail_data.make_versions(switch=now - timedelta(days=180))
+    indexes = mail_data.secondary_indexes(LOADED_TABLES)
     for name, _ in indexes:
-        bench_pages._execute(f'DROP INDEX "{name}"')
-    bench_pages._execute("SET session_replication_role = replica")
-    bench_pages._execute("SET synchronous_commit = off")
+        mail_data._execute(f'DROP INDEX "{name}"')
+    mail_data._execute("SET session_replication_role = replica")
+    mail_data._execute("SET synchronous_commit = off")
     steps = [
-        ("e-mails", lambda: bench_pages.insert_emails(start=start, end=end)),
-        ("attachments and results", lambda: bench_pages.insert_attachments_and_results(versions)),
-        ("QA sample", lambda: bench_pages._execute(
+        ("e-mails", lambda: mail_data.insert_emails(start=start, end=end)),
+        ("attachments and results", lambda: mail_data.insert_attachments_and_results(versions)),
+        ("QA sample", lambda: mail_data._execute(
             "UPDATE extraction_incomingemail SET review_sample = true"
             " WHERE status IN ('extracted', 'classified') AND random() < %s", [SAMPLE_RATE])),
-        ("hostile e-mail", lambda: bench_pages.insert_hostile_email(now=now)),
+        ("hostile e-mail", lambda: mail_data.insert_hostile_email(now=now)),
     ]
     for label, step in steps:
         started = time.perf_counter()
         step()
         print(f"   generated {label} in {time.perf_counter() - started:.0f} s", flush=True)
-    bench_pages._execute("SET session_replication_role = DEFAULT")
+    mail_data._execute("SET session_replication_role = DEFAULT")
     started = time.perf_counter()
-    bench_pages._execute("SET maintenance_work_mem = '512MB'")
+    mail_data._execute("SET maintenance_work_mem = '512MB'")
     for _, definition in indexes:
-        bench_pages._execute(definition)
+        mail_data._execute(definition)
     for table in LOADED_TABLES:
-        bench_pages._execute(f"VACUUM ANALYZE {table}")
+        mail_data._execute(f"VACUUM ANALYZE {table}")
     print(f"   built {len(indexes)} indexes and analysed in {time.perf_counter() - started:.0f} s", flush=True)
     with connection.cursor() as cursor:
         # The e-mail under review: a recent statement with a PDF, in manual review.
         cursor.execute("SELECT min(e.id) FROM extraction_incomingemail e JOIN extraction_emailattachment a"
                        " ON a.email_id = e.id WHERE e.status = 'manual_review' AND e.id > %s",
-                       [bench_pages.EMAILS - 20000])
+                       [mail_data.EMAILS - 20000])
         email_id = cursor.fetchone()[0]
         cursor.execute("SELECT id, file FROM extraction_emailattachment WHERE email_id = %s", [email_id])
         attachment_id, path = cursor.fetchone()
@@ -112,10 +112,10 @@ def generate(media_root):
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with open(target, "wb") as stored:
         stored.write(pdf)
-    bench_pages._execute("UPDATE extraction_emailattachment SET size = %s WHERE id = %s", [len(pdf), attachment_id])
+    mail_data._execute("UPDATE extraction_emailattachment SET size = %s WHERE id = %s", [len(pdf), attachment_id])
     print(f"   the e-mail under review ({email_id}) has a {PDF_PAGES}-page PDF of {len(pdf) / 2**20:.1f} MB",
           flush=True)
-    return {"email": email_id, "attachment": attachment_id, "hostile": bench_pages.EMAILS + 1, "pdf_bytes": len(pdf)}
+    return {"email": email_id, "attachment": attachment_id, "hostile": mail_data.EMAILS + 1, "pdf_bytes": len(pdf)}
 
 
 def print_queue_plans():
