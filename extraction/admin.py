@@ -277,7 +277,7 @@ class IncomingEmailAdmin(EmailListColumns, admin.ModelAdmin):
         if not self.has_view_permission(request, attachment.email):
             raise PermissionDenied
         if not attachment.file:
-            raise Http404("This attachment was refused and not stored.")
+            raise Http404(gettext("This attachment was refused and not stored."))
         # as_attachment: a creditor's HTML or SVG file is saved by the browser, never rendered here.
         return FileResponse(
             attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name,
