@@ -6,6 +6,7 @@ it needs its own permission, `extraction.upload_email`.
 """
 
 import logging
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
@@ -112,7 +113,7 @@ def upload_view(request, *, model_admin):
 
 def _megabytes(size):
     """25 for 25 MB, 0,5 for half of one (in German)."""
-    return format_number(float(f"{size / 2**20:g}"))
+    return format_number(Decimal(f"{size / 2**20:g}"))
 
 
 def _ingest_upload(upload, *, request, model_admin):
