@@ -26,7 +26,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from config.formatting import format_number
+from config.formatting import format_money, format_number
 from extraction import admin_intake, admin_review, review, selectors, services
 from extraction.admin_columns import ConfidenceFilter, EmailListColumns
 from extraction.admin_email_page import (
@@ -302,7 +302,16 @@ class IncomingEmailAdmin(EmailListColumns, admin.ModelAdmin):
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
-    list_display = ("model_id", "input_usd_per_mtok", "output_usd_per_mtok", "valid_from")
+    list_display = ("model_id", "input_price", "output_price", "valid_from")
     list_filter = ("model_id",)
     search_fields = ("model_id",)
     ordering = ("model_id", "-valid_from")
+
+    # Prices in USD as money: "3,00 $" in German, "$3.00" in English.
+    @admin.display(description=_("input USD per MTok"), ordering="input_usd_per_mtok")
+    def input_price(self, price):
+        return format_money(price.input_usd_per_mtok, "USD")
+
+    @admin.display(description=_("output USD per MTok"), ordering="output_usd_per_mtok")
+    def output_price(self, price):
+        return format_money(price.output_usd_per_mtok, "USD")

@@ -94,3 +94,9 @@ def test_a_review_validation_error_is_german_and_english_for_an_english_browser(
     assert "Not an amount: type e.g. 1.234,56 or 1234,56 €." in english
     assert "Keys:" in english and "Save corrections" in english
     assert not EmailReview.objects.exists()
+
+
+def test_model_prices_are_listed_as_dollars_in_the_operators_language(admin_client):
+    url = reverse("admin:extraction_modelprice_changelist")
+    assert "3,00\xa0$" in admin_client.get(url, **GERMAN).content.decode()
+    assert "$3.00" in admin_client.get(url, **ENGLISH).content.decode()
