@@ -6,261 +6,47 @@ body, HTML, file names) is untrusted: it is only ever shown escaped, and files a
 never rendered inline.
 """
 
-import json
 import operator
 from collections import Counter, defaultdict
 from functools import reduce, update_wrapper
 
-from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import router
-from django.db.models import Case, Count, ProtectedError, Q, RestrictedError, Value, When
+from django.db.models import ProtectedError, RestrictedError
 from django.db.models.deletion import Collector
-from django.forms.models import BaseInlineFormSet
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.formats import date_format
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
-from django.utils.text import Truncator, smart_split, unescape_string_literal
-from django.utils.timezone import localtime
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.text import capfirst, format_lazy
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from extraction import admin_intake, admin_review, llm, review, selectors, services
-from extraction.models import EmailAttachment, ExtractionResult, IncomingEmail, ModelPrice
-from metrics.admin import planner_row_estimate
+from config.formatting import format_money, format_number
+from extraction import admin_intake, admin_review, review, selectors, services
+from extraction.admin_columns import ConfidenceFilter, EmailListColumns
+from extraction.admin_email_page import (
+    ATTACHMENTS_PER_PAGE,
+    RESULTS_SHOWN,
+    ResultInline,
+    attachment_rows,
+    body_preview,
+)
+from extraction.admin_list import MIN_SEARCH_WORD, EmailChangeList, EmailPaginator, search_words
+from extraction.models import EmailAttachment, IncomingEmail, ModelPrice
 
-# The e-mail list counts exactly up to this many rows (and no further); beyond, PostgreSQL's estimate.
-EXACT_COUNT_UP_TO = 10_000
-# When PostgreSQL expects this many rows, its estimate is shown without counting even that far.
-ESTIMATE_TRUSTED_FROM = 100_000
-# "Show counts" is offered while the e-mail table is smaller than this: each filter's counts read every row.
-FACETS_UP_TO_ROWS = 50_000
-# Shorter search words have no trigram to look up: each would read the whole table.
-MIN_SEARCH_WORD = 3
-# The e-mail page shows this much of a body (the rest is a download) and this many attachments a page.
-BODY_SHOWN_CHARS = 20_000
-ATTACHMENTS_PER_PAGE = 50
-RESULTS_SHOWN = 30
 # The re-queue action takes at most this many e-mails at once (the command takes any number).
 REQUEUE_AT_MOST = 1000
-# The list shows this much of a failure or review reason (the whole is its tooltip).
-REASON_SHOWN_CHARS = 60
-# The e-mail page shows this much of a sha256 (the whole is its tooltip and can be copied).
-HASH_SHOWN_CHARS = 12
 # The delete confirmation lists this many e-mails; its summary counts everything deleted with them.
 DELETE_LIST_SHOWN = 50
 
 
-def _pre(text):
-    # format_html escapes: a creditor's HTML shows as source text, never as markup.
-    return format_html('<pre style="white-space: pre-wrap; max-width: 100ch">{}</pre>', text) if text else "-"
-
-
-def _json(value):
-    return _pre(json.dumps(value, indent=2, ensure_ascii=False, default=str)) if value not in (None, {}, []) else "-"
-
-
-class ConfidenceFilter(admin.SimpleListFilter):
-    """Confidence bands around the review threshold.
-
-    Its "Show counts" figures are one `COUNT(*) FILTER (WHERE band)` per band in a single query,
-    never Django's default `id IN (subquery)` per option (which never finished at a million rows).
-    """
-
-    title = "confidence"
-    parameter_name = "confidence_band"
-
-    def bands(self):
-        """{option: (label, condition)}."""
-        threshold = settings.REVIEW_CONFIDENCE_THRESHOLD
-        return {
-            "low": ("below review threshold", Q(lowest_confidence__lt=threshold)),
-            "medium": ("threshold to 0.9", Q(lowest_confidence__gte=threshold, lowest_confidence__lt=0.9)),
-            "high": ("0.9 and above", Q(lowest_confidence__gte=0.9)),
-            "none": ("none", Q(lowest_confidence__isnull=True)),
-        }
-
-    def lookups(self, request, model_admin):
-        return [(key, label) for key, (label, _) in self.bands().items()]
-
-    def queryset(self, request, queryset):
-        band = self.bands().get(self.value())
-        return queryset if band is None else queryset.filter(band[1])
-
-    def get_facet_counts(self, pk_attname, filtered_qs):
-        bands = enumerate(self.bands().values())
-        return {f"{i}__c": Count(pk_attname, filter=condition) for i, (_, condition) in bands}
-
-
-class EmailPaginator(Paginator):
-    """Pages of a million e-mails: a capped or estimated count, and deep pages found through the index.
-
-    The count is exact up to EXACT_COUNT_UP_TO rows (reading no more); above that, and whenever
-    PostgreSQL expects ESTIMATE_TRUSTED_FROM rows or more, it is the planner's estimate (SQLite has
-    none and counts; SQLite installations are small). A page first takes its ids (`ORDER BY ... OFFSET n LIMIT m` on the
-    ids alone, which the indexes answer without the table), then loads those rows: page 400 does not
-    fetch the 39,900 rows before it.
-    """
-
-    count_is_estimate = False
-
-    @cached_property
-    def count(self):
-        estimate = planner_row_estimate(self.object_list)
-        if estimate is None:
-            return super().count
-        if estimate < ESTIMATE_TRUSTED_FROM:
-            capped = self.object_list.order_by()[:EXACT_COUNT_UP_TO].count()
-            if capped < EXACT_COUNT_UP_TO:
-                return capped
-        self.count_is_estimate = True
-        return max(estimate, EXACT_COUNT_UP_TO)
-
-    def page(self, number):
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:bottom + self.per_page])
-        # Still a queryset in the list's order: the admin's actions and templates use it as one.
-        return self._get_page(self.object_list.filter(pk__in=ids), number, self)
-
-
-def search_words(search_term):
-    """(the search without its words shorter than MIN_SEARCH_WORD, those words); a "quoted phrase" is one word."""
-    kept, left_out = [], []
-    for word in smart_split(search_term):
-        quoted = len(word) > 1 and word[0] in "\"'" and word[0] == word[-1]
-        text = unescape_string_literal(word) if quoted else word
-        (kept if len(text) >= MIN_SEARCH_WORD else left_out).append(word)
-    return " ".join(kept), left_out
-
-
-class EmailChangeList(ChangeList):
-    def __init__(self, request, *args, **kwargs):
-        super().__init__(request, *args, **kwargs)
-        # Counts per filter option read every matching row: offered while the table is small only.
-        if self.is_facets_optional and table_size(self.root_queryset) >= FACETS_UP_TO_ROWS:
-            self.is_facets_optional = self.add_facets = False
-
-    @cached_property
-    def search_words_left_out(self):
-        return search_words(self.query)[1]
-
-
-def table_size(queryset):
-    """About how many rows `queryset` has: PostgreSQL's estimate, or a count that stops at FACETS_UP_TO_ROWS."""
-    estimate = planner_row_estimate(queryset)
-    return estimate if estimate is not None else queryset.order_by()[:FACETS_UP_TO_ROWS].count()
-
-
-def _body_preview(email, field, part):
-    """The head of a body, escaped, with its size and a download link for the whole when it is cut."""
-    head, size = selectors.email_body_head(email=email, field=field, chars=BODY_SHOWN_CHARS)
-    if not size:
-        return "-"
-    if size <= len(head.encode()):
-        return _pre(head)
-    url = reverse("admin:extraction_incomingemail_body", args=[email.pk, part])
-    return format_html(
-        '{}<p class="body-cut">The first {} characters of {} are shown. <a href="{}">Download the whole</a>.</p>',
-        _pre(head), f"{BODY_SHOWN_CHARS:,}", filesizeformat(size), url,
-    )
-
-
-def _shortened(text, css_class):
-    """A cell cut to its column's width by CSS (ellipsis), the whole text in its tooltip."""
-    return format_html('<span class="{}" title="{}">{}</span>', css_class, text, text) if text else "-"
-
-
-def attachment_rows(attachments, analysed_ids):
-    """Table rows for the e-mail page: link (stored files only), type, size, checksum, and whether it was read.
-
-    "Analysed by the model" says yes only for a file with a result of its own (`analysed_ids`): a file
-    the pipeline would send but has not (yet, or a copy of another) is not claimed as read.
-    """
-    rows = []
-    for attachment in attachments:
-        refusal = attachment.refused_reason or llm.document_refusal(attachment.content_type, attachment.size)
-        if attachment.pk in analysed_ids:
-            analysis = gettext("yes")
-        elif refusal:
-            analysis = gettext("no: %(reason)s") % {"reason": refusal}
-        else:
-            analysis = gettext("no")
-        rows.append({
-            "attachment": attachment,
-            "url": reverse("admin:extraction_attachment_download", args=[attachment.pk]) if attachment.file else "",
-            "analysis": analysis,
-            "sha256_short": attachment.sha256[:HASH_SHOWN_CHARS],
-        })
-    return rows
-
-
-class FirstResultsFormSet(BaseInlineFormSet):
-    """Only the first RESULTS_SHOWN results: an e-mail with thousands of them still renders quickly."""
-
-    def get_queryset(self):
-        if not hasattr(self, "_queryset"):
-            # The merged result (what the pipeline decided) first; the per-source results after it.
-            merged_first = Case(When(source=ExtractionResult.Source.MERGED, then=Value(0)), default=Value(1))
-            self._queryset = super().get_queryset().order_by(merged_first, "source", "id")[:RESULTS_SHOWN]
-        return self._queryset
-
-
-class ResultInline(admin.StackedInline):
-    model = ExtractionResult
-    fk_name = "email"
-    # The merged result open; each per-source result folded in a <details> (a page stays window-wide).
-    template = "admin/extraction/incomingemail/result_inline.html"
-    formset = FirstResultsFormSet
-    extra = 0
-    can_delete = False
-    fieldsets = [
-        (None, {"fields": [("source", "attachment", "prompt_version"), ("success", "needs_review", "confidence")]}),
-        ("Normalised fields", {"fields": [
-            ("creditor_name", "creditor_reference", "debtor_name"),
-            ("total_claim", "principal", "interest", "costs"),
-            ("statement_date", "accepts_plan"),
-            "unparsed_values",
-        ]}),
-        ("Answer", {"fields": ["error", "parsed_json", "raw_answer"], "classes": ["collapse"]}),
-    ]
-    readonly_fields = [
-        "source", "attachment", "prompt_version", "success", "needs_review", "confidence", "creditor_name",
-        "creditor_reference", "debtor_name", "total_claim", "principal", "interest", "costs", "statement_date",
-        "accepts_plan", "unparsed_values", "error", "parsed_json", "raw_answer",
-    ]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("attachment", "prompt_version")
-
-    @admin.display(description="parsed JSON")
-    def parsed_json(self, result):
-        return _json(result.parsed)
-
-    @admin.display(description="raw answer")
-    def raw_answer(self, result):
-        return _pre(result.raw_response)
-
-    @admin.display(description="could not be read (as written)")
-    def unparsed_values(self, result):
-        return _json(result.unparsed)
-
-
 @admin.register(IncomingEmail)
-class IncomingEmailAdmin(admin.ModelAdmin):
+class IncomingEmailAdmin(EmailListColumns, admin.ModelAdmin):
     """Built for a million e-mails: every filter and the ordering have an index, nothing is counted in full."""
 
     # Compact columns: status, intent, confidence and the reason fit a 1280 px window beside the filters.
@@ -269,9 +55,10 @@ class IncomingEmailAdmin(admin.ModelAdmin):
     list_filter = ("status", "intent", ConfidenceFilter)
     # Sender and subject: parts of words, case-insensitive (trigram indexes on PostgreSQL); Message-ID: exact.
     search_fields = ("sender", "subject", "message_id__exact")
-    search_help_text = (
-        f"Finds e-mails whose sender or subject contains every word of {MIN_SEARCH_WORD} or more characters "
-        "(e.g. Müller 4711; \"quoted words\" as one), or a Message-ID exactly as in the header, with its <>."
+    search_help_text = format_lazy(
+        _("Finds e-mails whose sender or subject contains every word of {min_chars} or more characters "
+          "(e.g. Müller 4711; \"quoted words\" as one), or a Message-ID exactly as in the header, with its <>."),
+        min_chars=MIN_SEARCH_WORD,
     )
     ordering = ("-created_at", "-id")
     list_per_page = 50  # as the metrics lists: half the rendering of Django's 100, at no cost to the database
@@ -288,9 +75,9 @@ class IncomingEmailAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": [("status", "intent", "intent_confidence", "lowest_confidence"), "review_reason", "error",
                            ("attempts", "processing_started_at")]}),
-        ("Message", {"fields": ["message_id_wrapped", "sender", "subject", "received_at", "created_at", "body",
+        (_("Message"), {"fields": ["message_id_wrapped", "sender", "subject", "received_at", "created_at", "body",
                                 "html_source"]}),
-        ("Prompt versions used", {"fields": ["prompt_versions"]}),
+        (_("Prompt versions used"), {"fields": ["prompt_versions"]}),
     ]
     readonly_fields = [
         "status", "intent", "intent_confidence", "lowest_confidence", "review_reason", "error", "attempts",
@@ -313,67 +100,25 @@ class IncomingEmailAdmin(admin.ModelAdmin):
             return (*self.list_display, "review_link")
         return self.list_display
 
-    @admin.display(description="review")
-    def review_link(self, email):
-        if email.status not in review.REVIEWABLE:
-            return "-"
-        label = "Review again" if email.status == IncomingEmail.Status.REVIEWED else "Review"
-        return format_html('<a href="{}">{}</a>', admin_review.review_url(email.pk), label)
-
     def get_changelist(self, request, **kwargs):
         return EmailChangeList
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_words(search_term)[0])
 
-    @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
-    def action_checkbox(self, email):
-        # The stock checkbox renders a form widget template per row: a third of the list's time.
-        return format_html(
-            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
-            ACTION_CHECKBOX_NAME, email.pk, f"Select this object for an action - {email}",
-        )
-
-    @admin.display(description="arrived", ordering="created_at")
-    def arrived(self, email):
-        # The short form (02.12.2026 08:36 in German): the list's narrowest date column.
-        return date_format(localtime(email.created_at), "SHORT_DATETIME_FORMAT")
-
-    @admin.display(description=gettext_lazy("sender and subject"))
-    def sender_and_subject(self, email):
-        # One column, two lines, each cut to the column by CSS with the whole text in its tooltip.
-        return format_html("{}{}", _shortened(email.sender, "cell-sender"), _shortened(email.subject, "cell-subject"))
-
-    @admin.display(description=gettext_lazy("status"))
-    def status_badge(self, email):
-        return format_html('<span class="status-badge status-{}">{}</span>', email.status, email.get_status_display())
-
-    @admin.display(description=gettext_lazy("confidence"))
-    def confidence(self, email):
-        return "-" if email.lowest_confidence is None else f"{email.lowest_confidence:.2f}"
-
-    @admin.display(description=gettext_lazy("reason"))
-    def reason(self, email):
-        """Why it failed, or why it waits for a human: the head of it, the whole in the tooltip."""
-        text = email.error or email.review_reason
-        if not text:
-            return "-"
-        return format_html('<span class="cell-reason" title="{}">{}</span>', text,
-                           Truncator(text).chars(REASON_SHOWN_CHARS))
-
-    @admin.display(description=gettext_lazy("Message-ID"))
+    @admin.display(description=_("Message-ID"))
     def message_id_wrapped(self, email):
         return format_html('<code class="long-value">{}</code>', email.message_id) if email.message_id else "-"
 
-    @admin.display(description="body (text)")
+    @admin.display(description=_("body (text)"))
     def body(self, email):
-        return _body_preview(email, "body_text", "text")
+        return body_preview(email, "body_text", "text")
 
-    @admin.display(description="HTML body (source, not rendered)")
+    @admin.display(description=_("HTML body (source, not rendered)"))
     def html_source(self, email):
-        return _body_preview(email, "body_html", "html")
+        return body_preview(email, "body_html", "html")
 
-    @admin.display(description="prompt versions")
+    @admin.display(description=_("prompt versions"))
     def prompt_versions(self, email):
         versions = selectors.prompt_versions_used(email=email)
         if not versions:
@@ -427,26 +172,27 @@ class IncomingEmailAdmin(admin.ModelAdmin):
             and not self.admin_site._registry[model].has_delete_permission(request)
         }
         listed = [
-            format_html('Incoming email: <a href="{}">{}</a>',
+            format_html('{}: <a href="{}">{}</a>', capfirst(IncomingEmail._meta.verbose_name),
                         reverse("admin:extraction_incomingemail_change", args=[email.pk]), email)
             for email in emails[:DELETE_LIST_SHOWN]
         ]
         if len(emails) > DELETE_LIST_SHOWN:
-            listed.append(f"… and {len(emails) - DELETE_LIST_SHOWN:,} more")
+            listed.append(gettext("… and %(count)s more") % {"count": format_number(len(emails) - DELETE_LIST_SHOWN)})
         return listed, dict(counts), perms_needed, []
 
     def has_reprocess_permission(self, request):
         # The detail page is read-only for everyone; re-queueing is what "change" means here.
         return request.user.has_perm("extraction.change_incomingemail")
 
-    @admin.action(description="Re-queue selected e-mails for processing", permissions=["reprocess"])
+    @admin.action(description=_("Re-queue selected e-mails for processing"), permissions=["reprocess"])
     def requeue(self, request, queryset):
         # "Select all" can mean a million e-mails: one request must not re-queue them one by one.
         if queryset.order_by()[:REQUEUE_AT_MOST + 1].count() > REQUEUE_AT_MOST:
             self.message_user(
                 request,
-                f"Nothing was re-queued: select at most {REQUEUE_AT_MOST:,} e-mails at once, or run "
-                "`manage.py reprocess_emails --status failed` (or another status) on the server.",
+                gettext("Nothing was re-queued: select at most %(count)s e-mails at once, or run "
+                        "`manage.py reprocess_emails --status failed` (or another status) on the server.")
+                % {"count": format_number(REQUEUE_AT_MOST)},
                 messages.ERROR,
             )
             return
@@ -454,11 +200,15 @@ class IncomingEmailAdmin(admin.ModelAdmin):
 
     def _requeue_and_report(self, request, emails):
         queued = sum(services.email_requeue(email=email) for email in emails)
-        self.message_user(request, f"{queued} e-mail(s) re-queued.", messages.SUCCESS)
-        if len(emails) > queued:
-            self.message_user(
-                request, f"{len(emails) - queued} e-mail(s) are being processed and were left alone.", messages.WARNING
-            )
+        self.message_user(request, ngettext(
+            "%(count)s e-mail(s) re-queued.", "%(count)s e-mail(s) re-queued.", queued,
+        ) % {"count": queued}, messages.SUCCESS)
+        busy = len(emails) - queued
+        if busy:
+            self.message_user(request, ngettext(
+                "%(count)s e-mail(s) are being processed and were left alone.",
+                "%(count)s e-mail(s) are being processed and were left alone.", busy,
+            ) % {"count": busy}, messages.WARNING)
 
     def requeue_one(self, request, pk):
         """The detail page's button: re-queue this e-mail (POST only; who may use the re-queue action)."""
@@ -527,7 +277,7 @@ class IncomingEmailAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, attachment.email):
             raise PermissionDenied
         if not attachment.file:
-            raise Http404("This attachment was refused and not stored.")
+            raise Http404(gettext("This attachment was refused and not stored."))
         # as_attachment: a creditor's HTML or SVG file is saved by the browser, never rendered here.
         return FileResponse(
             attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name,
@@ -552,7 +302,16 @@ class IncomingEmailAdmin(admin.ModelAdmin):
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
-    list_display = ("model_id", "input_usd_per_mtok", "output_usd_per_mtok", "valid_from")
+    list_display = ("model_id", "input_price", "output_price", "valid_from")
     list_filter = ("model_id",)
     search_fields = ("model_id",)
     ordering = ("model_id", "-valid_from")
+
+    # Prices in USD as money: "3,00 $" in German, "$3.00" in English.
+    @admin.display(description=_("input USD per MTok"), ordering="input_usd_per_mtok")
+    def input_price(self, price):
+        return format_money(price.input_usd_per_mtok, "USD")
+
+    @admin.display(description=_("output USD per MTok"), ordering="output_usd_per_mtok")
+    def output_price(self, price):
+        return format_money(price.output_usd_per_mtok, "USD")

@@ -6,14 +6,17 @@ it needs its own permission, `extraction.upload_email`.
 """
 
 import logging
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from config.formatting import format_number
 from extraction import ingest, services
 from extraction.models import MailboxFailure, MailboxState
 
@@ -42,11 +45,11 @@ class MailboxStateAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def short_error(self, state):
         return state.last_error[:120] or "-"
 
-    @admin.display(description="fetch running", boolean=True)
+    @admin.display(description=_("fetch running"), boolean=True)
     def fetch_running(self, state):
         return bool(state.lease_token)
 
@@ -81,7 +84,7 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(label=".eml files", help_text="One or many e-mails saved from a mail program.")
+    files = MultipleFileField(label=_(".eml files"), help_text=_("One or many e-mails saved from a mail program."))
 
 
 def upload_view(request, *, model_admin):
@@ -99,31 +102,37 @@ def upload_view(request, *, model_admin):
         form = UploadForm()
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": "Upload e-mails (.eml)",
+        "title": gettext("Upload e-mails (.eml)"),
         "opts": model_admin.model._meta,
         "form": form,
         "results": results,
-        "max_mb": f"{settings.EMAIL_UPLOAD_MAX_BYTES / 2**20:g}",
+        "max_mb": _megabytes(settings.EMAIL_UPLOAD_MAX_BYTES),
     }
     return TemplateResponse(request, "admin/extraction/incomingemail/upload.html", context)
+
+
+def _megabytes(size):
+    """25 for 25 MB, 0,5 for half of one (in German)."""
+    return format_number(Decimal(f"{size / 2**20:g}"))
 
 
 def _ingest_upload(upload, *, request, model_admin):
     name = upload.name
     if upload.size > settings.EMAIL_UPLOAD_MAX_BYTES:
-        return {"name": name, "outcome": "refused", "reason": (
-            f"{upload.size / 2**20:.1f} MB is over the limit of {settings.EMAIL_UPLOAD_MAX_BYTES / 2**20:g} MB "
-            "(EMAIL_UPLOAD_MAX_BYTES)"
-        )}
+        return {"name": name, "outcome": "refused", "reason": gettext(
+            "%(size)s MB is over the limit of %(limit)s MB (EMAIL_UPLOAD_MAX_BYTES)"
+        ) % {"size": format_number(upload.size / 2**20, 1), "limit": _megabytes(settings.EMAIL_UPLOAD_MAX_BYTES)}}
     try:
         email = services.ingest_message(upload.read())
     except ingest.MalformedMessage as exc:
-        return {"name": name, "outcome": "refused", "reason": f"not a usable e-mail: {exc}"}
+        reason = gettext("not a usable e-mail: %(error)s") % {"error": exc}
+        return {"name": name, "outcome": "refused", "reason": reason}
     except Exception as exc:  # one odd file must not lose the report on the others, already stored
         logger.exception("Upload of %r failed", name)
-        return {"name": name, "outcome": "refused", "reason": f"could not be imported: {type(exc).__name__}: {exc}"}
+        return {"name": name, "outcome": "refused", "reason": gettext("could not be imported: %(error)s")
+                % {"error": f"{type(exc).__name__}: {exc}"}}
     if not email.is_duplicate:
-        model_admin.log_addition(request, email, f"Uploaded as {name}")
+        model_admin.log_addition(request, email, gettext("Uploaded as %(name)s") % {"name": name})
     return {"name": name, "outcome": "duplicate" if email.is_duplicate else "new", "email": email}
 
 
@@ -132,7 +141,6 @@ def _report(request, model_admin, results):
     logger.info("%s uploaded %d .eml file(s): %d new, %d duplicate(s), %d refused",
                 request.user.get_username(), len(results), counts["new"], counts["duplicate"], counts["refused"])
     level = messages.WARNING if counts["refused"] else messages.SUCCESS
-    model_admin.message_user(request, format_html(
-        "{} new e-mail(s) queued, {} duplicate(s) already there, {} refused.",
-        counts["new"], counts["duplicate"], counts["refused"],
-    ), level)
+    model_admin.message_user(request, gettext(
+        "%(new)s new e-mail(s) queued, %(duplicate)s duplicate(s) already there, %(refused)s refused."
+    ) % counts, level)

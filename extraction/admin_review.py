@@ -19,8 +19,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
+from config.formatting import format_number
 from extraction import ingest, llm, review, selectors, services
 from extraction.models import EmailAttachment, IncomingEmail, Intent
 from extraction.review import REVIEW_FIELDS
@@ -72,7 +75,7 @@ def next_view(request, *, model_admin):
         leaving_out.append(email_id)
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": "Nothing to review",
+        "title": gettext("Nothing to review"),
         "opts": IncomingEmail._meta,
         "skipped_count": len(skipped),
         "queue": queue.counts(),
@@ -87,8 +90,9 @@ def review_view(request, pk, *, model_admin):
         IncomingEmail.objects.defer("body_text", "body_html").select_related("intent_prompt_version"), pk=pk
     )
     if email.status not in review.REVIEWABLE:
-        messages.error(request, f"This e-mail is {email.get_status_display().lower()}: it can be reviewed once "
-                                "its processing has ended.")
+        messages.error(request, gettext(
+            "This e-mail is %(status)s: it can be reviewed once its processing has ended."
+        ) % {"status": email.get_status_display().lower()})
         return HttpResponseRedirect(reverse("admin:extraction_incomingemail_change", args=[pk]))
     answer = review.merged_answer(email)
     current = selectors.email_current_review(email=email)
@@ -101,14 +105,18 @@ def review_view(request, pk, *, model_admin):
         if action == SKIP:
             _remember_skipped(request, email.pk)
             services.email_review_release(email_id=email.pk, operator=request.user)
-            messages.info(request, f"Skipped \u201c{_short(email)}\u201d: it stays in the queue for later.")
+            messages.info(request, gettext("Skipped “%(email)s”: it stays in the queue for later.")
+                          % {"email": _short(email)})
             return HttpResponseRedirect(reverse("admin:extraction_incomingemail_review_next"))
         form = ReviewForm(request.POST, initial=initial, action=CONFIRM if action == CONFIRM else SAVE)
         if action == TAKE_OVER:
             previous = selectors.review_claim_elsewhere(email=email, operator=request.user)
             services.email_review_claim(email_id=email.pk, operator=request.user, take_over=True)
-            messages.info(request, f"You took over \u201c{_short(email)}\u201d"
-                                   + (f" from {previous[0]}." if previous else "."))
+            if previous:
+                took_over = gettext("You took over “%(email)s” from %(operator)s.")
+            else:
+                took_over = gettext("You took over “%(email)s”.")
+            messages.info(request, took_over % {"email": _short(email), "operator": previous and previous[0]})
             if "intent" not in request.POST:  # from the read-only page: start from what is stored
                 return HttpResponseRedirect(review_url(email.pk))
             # From a form whose save was refused: the operator's values stay in it, to be saved now.
@@ -116,7 +124,8 @@ def review_view(request, pk, *, model_admin):
             # The operator's claim lapsed and another operator opened the e-mail meanwhile.
             held_elsewhere = selectors.review_claim_elsewhere(email=email, operator=request.user)
             form.is_valid()
-            form.add_error(None, f"Not saved: {claim_text(held_elsewhere)}. Take it over to save yours.")
+            form.add_error(None, gettext("Not saved: %(held)s. Take it over to save yours.")
+                           % {"held": claim_text(held_elsewhere)})
         elif form.is_valid():
             try:
                 saved = services.email_review(
@@ -138,7 +147,8 @@ def review_view(request, pk, *, model_admin):
                     form.add_error(field if field in form.fields else None, field_errors)
             else:
                 model_admin.log_change(request, email, review_log_message(saved))
-                messages.success(request, f"Saved the review of \u201c{_short(email)}\u201d ({_changes(saved)}).")
+                messages.success(request, gettext("Saved the review of “%(email)s” (%(changes)s).")
+                                 % {"email": _short(email), "changes": _changes(saved)})
                 return HttpResponseRedirect(reverse("admin:extraction_incomingemail_review_next"))
     else:
         if not services.email_review_claim(email_id=email.pk, operator=request.user):
@@ -149,7 +159,7 @@ def review_view(request, pk, *, model_admin):
     context = {
         **model_admin.admin_site.each_context(request),
         "is_nav_sidebar_enabled": False,  # the workstation needs the width
-        "title": f"Review: {_short(email)}",
+        "title": gettext("Review: %(email)s") % {"email": _short(email)},
         "opts": IncomingEmail._meta,
         "email": email,
         "form": form,
@@ -171,9 +181,11 @@ def review_view(request, pk, *, model_admin):
 def claim_text(held_elsewhere):
     """"anna has had this e-mail open since 14:05" (local time), for the page and its messages."""
     if held_elsewhere is None:  # released or lapsed between two statements
-        return "another operator has just had this e-mail open"
+        return gettext("another operator has just had this e-mail open")
     operator, since = held_elsewhere
-    return f"{operator} has had this e-mail open since {timezone.localtime(since):%H:%M}"
+    return gettext("%(operator)s has had this e-mail open since %(time)s") % {
+        "operator": operator, "time": f"{timezone.localtime(since):%H:%M}",
+    }
 
 
 def _short(email):
@@ -182,11 +194,15 @@ def _short(email):
 
 def _changes(saved):
     changed = saved.changed_fields
-    return f"corrected: {', '.join(changed)}" if changed else "the model's answer confirmed"
+    if not changed:
+        return gettext("the model's answer confirmed")
+    return gettext("corrected: %(fields)s") % {"fields": ", ".join(changed)}
 
 
 def review_log_message(saved):
-    return f"Reviewed (revision {saved.revision}): {_changes(saved)}."
+    return gettext("Reviewed (revision %(revision)s): %(changes)s.") % {
+        "revision": saved.revision, "changes": _changes(saved),
+    }
 
 
 def current_review_values(current):
@@ -194,22 +210,23 @@ def current_review_values(current):
     return {"intent": current.intent, **{name: getattr(current, name) for name in REVIEW_FIELDS}}
 
 
-SOURCE_LABELS = {"body": "the e-mail body", "pdf": "the PDF", "image": "the image"}
+SOURCE_LABELS = {"body": _("the e-mail body"), "pdf": _("the PDF"), "image": _("the image")}
 
 
 def field_rows(form, answer, email):
     """Per form field: the bound field, the model's value, and where it came from (source and raw text)."""
     intent_origin = {
-        "label": (f"{email.intent_prompt_version}" if email.intent_prompt_version_id else "the classification")
-        + (f", confidence {email.intent_confidence:.2f}" if email.intent_confidence is not None else ""),
-        "model_value": dict(Intent.choices).get(answer["intent"], "none"),
+        "label": (f"{email.intent_prompt_version}" if email.intent_prompt_version_id else gettext("the classification"))
+        + (gettext(", confidence %(confidence)s") % {"confidence": format_number(email.intent_confidence, 2)}
+           if email.intent_confidence is not None else ""),
+        "model_value": dict(Intent.choices).get(answer["intent"], gettext("none")),
         "raw": "",
     } if answer["intent"] else None
     rows = [{"field": form["intent"], "origin": intent_origin}]
     for name in REVIEW_FIELDS:
         source = answer["sources"].get(name)
         rows.append({"field": form[name], "origin": None if source is None else {
-            "label": " ".join(filter(None, [SOURCE_LABELS.get(source["source"], source["source"]),
+            "label": " ".join(filter(None, [str(SOURCE_LABELS.get(source["source"], source["source"])),
                                             source["attachment"]])),
             "model_value": display_value(answer["facts"][name]),
             "raw": source["raw"],
@@ -272,7 +289,7 @@ def file_view(request, pk, attachment_pk, *, model_admin):
     if attachment.email.status not in review.REVIEWABLE:
         raise PermissionDenied
     if not attachment.file:
-        raise Http404("This attachment was refused and not stored.")
+        raise Http404(gettext("This attachment was refused and not stored."))
     stored = attachment.file.open("rb")
     sniffed = ingest.sniff_content_type("", stored.read(16))
     stored.seek(0)

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class ExtractionConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'extraction'
+    verbose_name = _("Extraction")
 
     def ready(self):
         from extraction import checks  # noqa: F401  (registers the system checks)

@@ -18,7 +18,9 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from config.formatting import format_number
 from extraction import scoring
 from extraction.models import EmailReview, ExtractionResult, IncomingEmail, Intent
 from extraction.normalise import AMOUNT_FIELDS, MAX_AMOUNT, TEXT_FIELDS
@@ -81,14 +83,16 @@ def clean_review_input(*, intent, facts):
     """The facts as stored (texts stripped), or ValidationError keyed by field; nothing is coerced silently."""
     errors = {}
     if intent not in Intent.values:
-        errors["intent"] = f"Unknown intent {intent!r}; one of {', '.join(Intent.values)}."
+        errors["intent"] = gettext("Unknown intent %(intent)r; one of %(choices)s.") % {
+            "intent": intent, "choices": ", ".join(Intent.values),
+        }
     unknown = sorted(set(facts) - set(REVIEW_FIELDS))
     if unknown:
-        errors["facts"] = f"Unknown fields: {', '.join(unknown)}."
+        errors["facts"] = gettext("Unknown fields: %(fields)s.") % {"fields": ", ".join(unknown)}
     cleaned = {}
     for name in REVIEW_FIELDS:
         if name not in facts:
-            errors[name] = "Missing (give None or an empty text for a fact the e-mail does not state)."
+            errors[name] = gettext("Missing (give None or an empty text for a fact the e-mail does not state).")
             continue
         try:
             cleaned[name] = _clean_fact(name, facts[name])
@@ -104,27 +108,28 @@ def _clean_fact(name, value):
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise ValueError(f"Expected a text, not {value!r}.")
+            raise ValueError(gettext("Expected a text, not %(value)r.") % {"value": value})
         if len(value.strip()) > TEXT_FIELDS[name]:
-            raise ValueError(f"At most {TEXT_FIELDS[name]} characters.")
+            raise ValueError(gettext("At most %(count)s characters.") % {"count": TEXT_FIELDS[name]})
         return value.strip()
     if value is None:
         return None
     if name in AMOUNT_FIELDS:
         if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-            raise ValueError(f"Expected an amount as Decimal, not {value!r}.")
+            raise ValueError(gettext("Expected an amount as Decimal, not %(value)r.") % {"value": value})
         amount = Decimal(value)
         if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
-            raise ValueError(f"An amount must be between 0 and {MAX_AMOUNT:,}, not {value}.")
+            raise ValueError(gettext("An amount must be between 0 and %(max)s, not %(value)s.")
+                             % {"max": format_number(MAX_AMOUNT), "value": value})
         if amount != amount.quantize(Decimal("0.01")):
-            raise ValueError(f"At most two decimal places, not {value}.")
+            raise ValueError(gettext("At most two decimal places, not %(value)s.") % {"value": value})
         return amount.quantize(Decimal("0.01"))
     if name == "statement_date":
         if isinstance(value, datetime.datetime) or not isinstance(value, datetime.date):
-            raise ValueError(f"Expected a date, not {value!r}.")
+            raise ValueError(gettext("Expected a date, not %(value)r.") % {"value": value})
         return value
     if not isinstance(value, bool):  # accepts_plan
-        raise ValueError(f"Expected yes, no or empty, not {value!r}.")
+        raise ValueError(gettext("Expected yes, no or empty, not %(value)r.") % {"value": value})
     return value
 
 
@@ -197,10 +202,10 @@ def _changed_fields(*, prefill, intent, facts):
 def _conflict_message(review):
     who = review.reviewed_by.get_username()
     when = timezone.localtime(review.reviewed_at).strftime("%d.%m.%Y %H:%M:%S")
-    return (
-        f"{who} saved a review of this e-mail at {when} (revision {review.revision}) while you had it open; "
+    return gettext(
+        "%(who)s saved a review of this e-mail at %(when)s (revision %(revision)s) while you had it open; "
         "nothing of yours was saved. Reload to see their review."
-    )
+    ) % {"who": who, "when": when, "revision": review.revision}
 
 
 @transaction.atomic
@@ -214,9 +219,10 @@ def email_review(*, email, reviewed_by, intent, facts, note="", expected_revisio
     email = IncomingEmail.objects.select_for_update().get(pk=email.pk)
     previous = EmailReview.objects.select_related("reviewed_by").filter(email=email).first()
     if expected_revision is not None and expected_revision != (previous.revision if previous else 0):
-        raise ReviewConflict(_conflict_message(previous) if previous else "The review you saw was deleted.")
+        raise ReviewConflict(_conflict_message(previous) if previous else gettext("The review you saw was deleted."))
     if email.status not in REVIEWABLE:
-        raise ValidationError({"email": f"An e-mail in status {email.get_status_display()!r} cannot be reviewed."})
+        raise ValidationError({"email": gettext("An e-mail in status %(status)r cannot be reviewed.")
+                               % {"status": str(email.get_status_display())}})
     facts = clean_review_input(intent=intent, facts=facts)
     scores = version_scores(email=email, intent=intent, facts=facts)
     values = {

@@ -9,6 +9,8 @@ import datetime
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from extraction import normalise
 from extraction.models import Intent
@@ -32,7 +34,7 @@ def display_value(value):
     if value is None or value == "":
         return "–"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if isinstance(value, Decimal):
         return german_amount(value)
     if isinstance(value, datetime.date):
@@ -82,12 +84,12 @@ class GermanAmountField(GermanValueField):
 
     def error_message(self, reason):
         if reason.startswith("a negative amount"):
-            return "An amount cannot be negative."
+            return _("An amount cannot be negative.")
         if reason.startswith("more than two decimals"):
-            return "At most two decimals (cents)."
+            return _("At most two decimals (cents).")
         if reason.startswith("not a plausible amount"):
-            return "That amount is too large."
-        return "Not an amount: type e.g. 1.234,56 or 1234,56 €."
+            return _("That amount is too large.")
+        return _("Not an amount: type e.g. 1.234,56 or 1234,56 €.")
 
 
 class GermanDateField(GermanValueField):
@@ -102,7 +104,7 @@ class GermanDateField(GermanValueField):
         return normalise.parse_date(text)
 
     def error_message(self, reason):
-        return "Not a date: type e.g. 31.12.2025 (a real calendar day)."
+        return _("Not a date: type e.g. 31.12.2025 (a real calendar day).")
 
 
 class AcceptsPlanSelect(forms.NullBooleanSelect):
@@ -110,7 +112,7 @@ class AcceptsPlanSelect(forms.NullBooleanSelect):
 
     def __init__(self, attrs=None):
         super().__init__(attrs)
-        self.choices = [("unknown", "not stated"), ("true", "yes"), ("false", "no")]
+        self.choices = [("unknown", _("not stated")), ("true", _("yes")), ("false", _("no"))]
 
 
 class AcceptsPlanField(forms.NullBooleanField):
@@ -120,21 +122,23 @@ class AcceptsPlanField(forms.NullBooleanField):
 class ReviewForm(forms.Form):
     """What the operator says is right. `revision` is the review revision the page showed (0: none yet)."""
 
-    intent = forms.ChoiceField(choices=[("", "— choose —"), *Intent.choices])
-    creditor_name = forms.CharField(required=False, max_length=normalise.TEXT_FIELDS["creditor_name"])
+    intent = forms.ChoiceField(label=_("Intent"), choices=[("", _("— choose —")), *Intent.choices])
+    creditor_name = forms.CharField(
+        required=False, max_length=normalise.TEXT_FIELDS["creditor_name"], label=_("Creditor name")
+    )
     creditor_reference = forms.CharField(
-        required=False, max_length=normalise.TEXT_FIELDS["creditor_reference"], label="Creditor reference (Az.)"
+        required=False, max_length=normalise.TEXT_FIELDS["creditor_reference"], label=_("Creditor reference (Az.)")
     )
     debtor_name = forms.CharField(
-        required=False, max_length=normalise.TEXT_FIELDS["debtor_name"], label="Debtor (client) name"
+        required=False, max_length=normalise.TEXT_FIELDS["debtor_name"], label=_("Debtor (client) name")
     )
-    total_claim = GermanAmountField(label="Total claim (EUR)")
-    principal = GermanAmountField(label="Principal (EUR)")
-    interest = GermanAmountField(label="Interest (EUR)")
-    costs = GermanAmountField(label="Costs (EUR)")
-    statement_date = GermanDateField()
-    accepts_plan = AcceptsPlanField(required=False, label="Accepts the plan")
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
+    total_claim = GermanAmountField(label=_("Total claim (EUR)"))
+    principal = GermanAmountField(label=_("Principal (EUR)"))
+    interest = GermanAmountField(label=_("Interest (EUR)"))
+    costs = GermanAmountField(label=_("Costs (EUR)"))
+    statement_date = GermanDateField(label=_("Statement date"))
+    accepts_plan = AcceptsPlanField(required=False, label=_("Accepts the plan"))
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000, label=_("Note"))
     revision = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args, action=SAVE, **kwargs):
@@ -159,8 +163,8 @@ class ReviewForm(forms.Form):
             changed = self.changed_from_prefill()
             if changed:
                 raise forms.ValidationError(
-                    "You changed %(fields)s: press \u201cSave corrections\u201d to save them, "
-                    "or put the values back to confirm the model's answer.",
+                    _("You changed %(fields)s: press “Save corrections” to save them, "
+                      "or put the values back to confirm the model's answer."),
                     code="changed_on_confirm", params={"fields": ", ".join(changed)},
                 )
         return cleaned

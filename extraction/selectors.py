@@ -6,7 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Count, Func, IntegerField, Q
 from django.db.models.functions import Left
+from django.utils.translation import gettext
 
+from config.formatting import format_number
 from extraction import llm
 from extraction.models import EmailReview, ExtractionResult, IncomingEmail, MailboxState
 from extraction.review_claims import claim_lapsed_before, claimable_by
@@ -125,7 +127,9 @@ class QueueCount:
     more_than: bool = False
 
     def __str__(self):
-        return f"more than {REVIEW_COUNT_UP_TO:,}" if self.more_than else str(self.value)
+        if self.more_than:
+            return gettext("more than %(count)s") % {"count": format_number(REVIEW_COUNT_UP_TO)}
+        return format_number(self.value)
 
     def __bool__(self):
         return self.value > 0

@@ -42,7 +42,7 @@ def test_the_email_page_shows_attachments_results_as_json_and_the_prompt_version
     assert reverse("admin:extraction_attachment_download", args=[attachment.pk]) in page
     assert "Forderungsaufstellung_2026-118-BK.pdf" in page
     assert "&quot;total_claim&quot;: &quot;2.219,67 EUR&quot;" in page  # pretty JSON, escaped
-    assert "2219.67" in page  # the normalised amount
+    assert "€2,219.67" in page  # the normalised amount, as money
     for version in ["classification.email_intent v1", "extraction.email_body v1", "extraction.pdf_scanned v1"]:
         assert version in page
 

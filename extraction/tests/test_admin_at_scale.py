@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from extraction import admin as email_admin
+from extraction import admin_list
 from extraction.models import EmailAttachment, ExtractionResult, IncomingEmail
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +100,7 @@ def test_a_deep_page_holds_the_rows_of_the_newest_first_order(admin_client):
 
 
 def test_a_small_result_is_counted_exactly(admin_client, monkeypatch):
-    monkeypatch.setattr(email_admin, "EXACT_COUNT_UP_TO", 5)
+    monkeypatch.setattr(admin_list, "EXACT_COUNT_UP_TO", 5)
     make_emails(4)
     response = admin_client.get(LIST)
     assert response.context["cl"].result_count == 4
@@ -107,8 +108,8 @@ def test_a_small_result_is_counted_exactly(admin_client, monkeypatch):
 
 
 def test_a_big_list_shows_the_estimate_on_postgresql_and_the_count_on_sqlite(admin_client, monkeypatch):
-    monkeypatch.setattr(email_admin, "EXACT_COUNT_UP_TO", 3)
-    monkeypatch.setattr(email_admin, "ESTIMATE_TRUSTED_FROM", 3)
+    monkeypatch.setattr(admin_list, "EXACT_COUNT_UP_TO", 3)
+    monkeypatch.setattr(admin_list, "ESTIMATE_TRUSTED_FROM", 3)
     make_emails(6)
     response, queries = captured(admin_client, LIST)
     paginator = response.context["cl"].paginator
@@ -157,7 +158,7 @@ def test_show_counts_on_a_small_table_counts_each_option_without_a_subquery(admi
 
 
 def test_show_counts_is_not_offered_on_a_big_table(admin_client, monkeypatch):
-    monkeypatch.setattr(email_admin, "FACETS_UP_TO_ROWS", 3)
+    monkeypatch.setattr(admin_list, "FACETS_UP_TO_ROWS", 3)
     make_emails(5 if connection.vendor == "sqlite" else 1)  # PostgreSQL: the planner's estimate decides
     response, queries = captured(admin_client, LIST + "?_facets=1")
     changelist = response.context["cl"]

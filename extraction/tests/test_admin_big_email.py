@@ -55,8 +55,8 @@ def test_the_page_of_an_email_with_10000_attachments_and_a_50_mb_body_stays_smal
     page = response.content.decode()
     assert response.status_code == 200
     assert len(response.content) < PAGE_BYTES_AT_MOST
-    assert "Attachments (10000)" in page
-    assert "Attachments 1–50 of 10000." in page
+    assert "Attachments (10,000)" in page
+    assert "Attachments 1–50 of 10,000." in page
     assert "rechnung_00000.pdf" in page and "rechnung_00049.pdf" in page and "rechnung_00050.pdf" not in page
     assert "no: too many attachments" in page
     shows_head, shows_end = "Forderungsaufstellung Forderungsaufstellung" in page, END in page
@@ -67,7 +67,7 @@ def test_the_page_of_an_email_with_10000_attachments_and_a_50_mb_body_stays_smal
 
 def test_every_attachment_can_be_reached_page_by_page(admin_client, huge_email):
     page = admin_client.get(change_url(huge_email, "?attachments=2")).content.decode()
-    assert "Attachments 51–100 of 10000." in page
+    assert "Attachments 51–100 of 10,000." in page
     assert "rechnung_00050.pdf" in page and "rechnung_00100.pdf" not in page
     last = admin_client.get(change_url(huge_email, "?attachments=200")).content.decode()
     assert "rechnung_09999.pdf" in last and "(page 200 of 200)" in last
@@ -128,7 +128,7 @@ def test_the_delete_confirmation_counts_the_attachments_without_fetching_each(
     page = response.content.decode()
     assert response.status_code == 200
     assert len(response.content) < PAGE_BYTES_AT_MOST
-    assert "<li>Incoming emails: 1</li>" in page and "<li>Email attachments: 10000</li>" in page
+    assert "<li>Incoming emails: 1</li>" in page and "<li>Email attachments: 10,000</li>" in page
     assert "rechnung_" not in page
     admin_client.post(url, {"post": "yes"})
     assert not IncomingEmail.objects.filter(pk=huge_email.pk).exists()
@@ -144,5 +144,5 @@ def test_deleting_many_emails_at_once_lists_the_first_few(admin_client, huge_ema
         {"action": "delete_selected", "_selected_action": [e.pk for e in [huge_email, *others]]},
     )
     page = response.content.decode()
-    assert "<li>Incoming emails: 61</li>" in page and "<li>Email attachments: 10000</li>" in page
+    assert "<li>Incoming emails: 61</li>" in page and "<li>Email attachments: 10,000</li>" in page
     assert "… and 11 more" in page

@@ -74,7 +74,8 @@ def test_an_operator_works_three_emails_from_the_queue_by_keyboard(page, live_se
 
     # 2. The acceptance: the total claim is corrected, typed the German way, reaching the field by Tab.
     page.wait_for_url(f"**/{acceptance.pk}/review/")
-    assert "Saved the review" in page.locator(".messagelist").inner_text()
+    # The browser is German (the page fixture's locale), as the operators' are: the workstation answers in German.
+    assert "Prüfung von „Forderungsaufstellung" in page.locator(".messagelist").inner_text()
     for _ in range(4):  # intent -> creditor -> reference -> debtor -> total claim
         page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "id_total_claim"
@@ -84,10 +85,10 @@ def test_an_operator_works_three_emails_from_the_queue_by_keyboard(page, live_se
 
     # 3. The QA sample's rejection: confirmed unchanged; then the queue is empty.
     page.wait_for_url(f"**/{sampled.pk}/review/")
-    assert "QA sample" in page.locator("#review-queue").inner_text()
+    assert "QS-Stichprobe" in page.locator("#review-queue").inner_text()
     page.keyboard.press("Alt+KeyC")
     page.wait_for_selector("#review-empty")
-    assert "Nothing to review" in page.locator("#review-empty").inner_text()
+    assert "Nichts zu prüfen" in page.locator("#review-empty").inner_text()
 
     reviews = {r.email_id: r for r in EmailReview.objects.all()}
     assert str(reviews[acceptance.pk].total_claim) == "1234.56"

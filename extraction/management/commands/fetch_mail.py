@@ -4,6 +4,7 @@ from time import sleep
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 from tqdm import tqdm
 
 from extraction import services
@@ -26,11 +27,13 @@ class Command(BaseCommand):
             try:
                 sleep(max(1, settings.IMAP_FETCH_MINUTES) * 60)
             except KeyboardInterrupt:
-                self.stdout.write("Stopped.")
+                self.stdout.write(gettext("Stopped."))
                 return
             counts = self._fetch_once()
         if counts["error"]:
-            raise CommandError("The fetch stopped (see the error above); the next run continues where it stopped.")
+            raise CommandError(
+                gettext("The fetch stopped (see the error above); the next run continues where it stopped.")
+            )
 
     def _fetch_once(self):
         # tqdm hides itself when stderr is not a terminal (cron, CI, tests).
@@ -42,13 +45,13 @@ class Command(BaseCommand):
 
             counts = services.imap_fetch(progress=progress)
         if counts["skipped"]:
-            self.stdout.write(f"{counts['mailbox']}: not fetched: {counts['skipped']}.")
+            self.stdout.write(gettext("%(mailbox)s: not fetched: %(skipped)s.") % counts)
             return counts
-        self.stdout.write(
-            f"{counts['mailbox']}: {counts['fetched']} fetched, {counts['ingested']} new e-mail(s) queued, "
-            f"{counts['duplicates']} duplicate(s), {counts['failed']} unreadable (left in the mailbox), "
-            f"{counts['vanished']} deleted meanwhile; {counts['moved']} moved, {counts['flagged']} flagged."
-        )
+        self.stdout.write(gettext(
+            "%(mailbox)s: %(fetched)s fetched, %(ingested)s new e-mail(s) queued, %(duplicates)s duplicate(s), "
+            "%(failed)s unreadable (left in the mailbox), %(vanished)s deleted meanwhile; %(moved)s moved, "
+            "%(flagged)s flagged."
+        ) % counts)
         if counts["error"]:
             self.stderr.write(f"ERROR {counts['error']}")
         return counts

@@ -4,6 +4,7 @@ import contextlib
 import logging
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 from tqdm import tqdm
 
 from extraction import ingest, services
@@ -21,12 +22,12 @@ class Command(BaseCommand):
     def handle(self, *args, paths, **options):
         with _quiet_queue_log():
             counts, files = self._import(paths)
-        self.stdout.write(
-            f"{counts['new']} new e-mail(s) queued, {counts['duplicate']} duplicate(s) skipped, "
-            f"{counts['failed']} failed, from {len(files)} file(s)."
-        )
+        self.stdout.write(gettext(
+            "%(new)s new e-mail(s) queued, %(duplicate)s duplicate(s) skipped, %(failed)s failed, "
+            "from %(files)s file(s)."
+        ) % {**counts, "files": len(files)})
         if counts["failed"]:
-            raise CommandError(f"{counts['failed']} message(s) could not be imported; see the errors above.")
+            raise CommandError(gettext("%(failed)s message(s) could not be imported; see the errors above.") % counts)
 
     def _import(self, paths):
         counts = {"new": 0, "duplicate": 0, "failed": 0}
@@ -48,11 +49,11 @@ class Command(BaseCommand):
 
     def _ingest_one(self, label, raw):
         if isinstance(raw, Exception):
-            return self._error(label, f"cannot read the file: {raw}")
+            return self._error(label, gettext("cannot read the file: %(error)s") % {"error": raw})
         try:
             email = services.ingest_message(raw)
         except ingest.MalformedMessage as exc:
-            return self._error(label, f"not a usable e-mail: {exc}")
+            return self._error(label, gettext("not a usable e-mail: %(error)s") % {"error": exc})
         except Exception as exc:  # one odd message must not stop an import of thousands
             return self._error(label, f"{type(exc).__name__}: {exc}")
         return "duplicate" if email.is_duplicate else "new"

@@ -1,6 +1,7 @@
 """Queue e-mails in a given status (by default: failed) for processing again."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 from extraction import selectors, services
 from extraction.models import IncomingEmail
@@ -21,7 +22,8 @@ class Command(BaseCommand):
         emails = selectors.emails_with_status(statuses=statuses)
         if limit is not None:
             if limit < 1:
-                raise CommandError("--limit must be at least 1.")
+                raise CommandError(gettext("--limit must be at least 1."))
             emails = emails[:limit]
         queued = sum(services.email_requeue(email=email) for email in emails.iterator())
-        self.stdout.write(f"{queued} e-mail(s) re-queued (status: {', '.join(statuses)}).")
+        self.stdout.write(gettext("%(count)s e-mail(s) re-queued (status: %(statuses)s).")
+                          % {"count": queued, "statuses": ", ".join(statuses)})
