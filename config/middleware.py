@@ -77,7 +77,7 @@ class StatementTimeoutMiddleware:
             "title": gettext("This page took too long"),
             "site_header": admin.site.site_header,
             "site_title": admin.site.site_title,
-            # A number, so the template writes it as the page's language does ("0,2" in German).
-            "timeout_seconds": seconds,
+            # A number, so the template writes it as the page's language does ("0,2" in German); 30, not 30.0.
+            "timeout_seconds": int(seconds) if seconds.is_integer() else seconds,
         }
         return render(request, "statement_timeout.html", context, status=503)
