@@ -12,11 +12,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from dashboard.tests.conftest import daily, days_ago
+from extraction.models import MailboxFailure, MailboxState
 from metrics.collector import MetricsCollector
+from metrics.days import local_day
 from metrics.services import rollup_operational_metrics, rollup_prompt_metrics
 from metrics.tests.helpers import at, calls_per_day, make_version
 from prompts.services import prompt_activate
@@ -159,3 +161,19 @@ def test_the_statement_timeout_page_is_german():
     with translation.override("de"):
         html = render_to_string("statement_timeout.html", {"timeout_seconds": 0.2})
     assert "länger als 0,2 Sekunden" in html and "Es wurde nichts geändert." in html
+
+
+def test_the_intake_widget_is_german_and_its_filter_link_keeps_a_plain_id(operator):
+    # A thousands separator in a URL ("?mailbox__id__exact=1.234") would filter for nothing.
+    now = timezone.now()
+    mailbox = MailboxState.objects.create(
+        pk=1234, mailbox="kanzlei@imap.example.org:993/INBOX", last_success_at=now, last_error_at=now,
+        last_error="connecting: refused",
+    )
+    for uid in (4, 5):
+        MailboxFailure.objects.create(mailbox=mailbox, uid_validity=1, uid=uid, sha256="0" * 64, size=9, reason="x")
+    html = operator.get("/admin/", **GERMAN).content.decode()
+    assert "E-Mail-Eingang" in html and "Letzter erfolgreicher Abruf:" in html
+    assert f"Letzter Fehler ({german_date(local_day(now))} " in html
+    assert "2 Nachrichten konnten nicht gelesen werden" in html
+    assert "/admin/extraction/mailboxfailure/?mailbox__id__exact=1234" in html
