@@ -98,7 +98,7 @@ class OperationalMetricsAdmin(BigTableAdmin):
 class PromptPerformanceDailyAdmin(ReadOnlyAdmin):
     list_display = [
         "date", "prompt_version", "call_count", "success_rate_display", "review_count", "total_cost_usd",
-        "avg_confidence", "avg_execution_time_ms", "p95_execution_time_ms",
+        "avg_confidence_display", "avg_execution_time_display", "p95_execution_time_display",
     ]
     list_filter = ["prompt_version", "date"]
     list_select_related = ["prompt_version"]
@@ -107,6 +107,19 @@ class PromptPerformanceDailyAdmin(ReadOnlyAdmin):
     @admin.display(description=_("success rate"))
     def success_rate_display(self, obj):
         return format_percent(obj.success_rate)
+
+    # Means of floats show their binary noise (0.8974000000000002): rounded to what an operator reads.
+    @admin.display(description=_("average confidence"), ordering="avg_confidence")
+    def avg_confidence_display(self, obj):
+        return _rounded(obj.avg_confidence, 3)
+
+    @admin.display(description=_("average latency (ms)"), ordering="avg_execution_time_ms")
+    def avg_execution_time_display(self, obj):
+        return _rounded(obj.avg_execution_time_ms, 0)
+
+    @admin.display(description=_("p95 latency (ms)"), ordering="p95_execution_time_ms")
+    def p95_execution_time_display(self, obj):
+        return _rounded(obj.p95_execution_time_ms, 0)
 
 
 @admin.register(PromptAccuracyMetrics)

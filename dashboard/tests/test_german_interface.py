@@ -138,7 +138,7 @@ def test_the_metrics_admin_lists_are_german_and_english_unchanged(operator, some
     daily_prompts = "/admin/metrics/promptperformancedaily/"
     german = operator.get(daily_prompts, **GERMAN).content.decode()
     assert "Prompt-Leistung (täglich)" in german and "Erfolgsquote" in german and "Aufrufe" in german
-    assert f"100,0{NBSP}%" in german
+    assert f"100,0{NBSP}%" in german and "<td class=\"field-avg_confidence_display\">0,900</td>" in german
     english = operator.get(daily_prompts, **ENGLISH).content.decode()
     assert "prompt performance (daily)" in english.lower() and "Success rate" in english and "100.0%" in english
 
