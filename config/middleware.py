@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.db import DatabaseError, connection
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +74,10 @@ class StatementTimeoutMiddleware:
             request.method, request.get_full_path(), seconds,
         )
         context = {
-            "title": "This page took too long",
+            "title": gettext("This page took too long"),
             "site_header": admin.site.site_header,
             "site_title": admin.site.site_title,
-            "timeout_seconds": f"{seconds:g}",
+            # A number, so the template writes it as the page's language does ("0,2" in German); 30, not 30.0.
+            "timeout_seconds": int(seconds) if seconds.is_integer() else seconds,
         }
         return render(request, "statement_timeout.html", context, status=503)

@@ -1,12 +1,13 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
 
 
 class DashboardConfig(AppConfig):
     """The operators' pages: prompt performance, operations, and the admin index overview."""
 
     name = "dashboard"
-    verbose_name = "Operator dashboard"
+    verbose_name = _("Operator dashboard")
 
 
 class OperatorsAdminConfig(admin_apps.AdminConfig):

@@ -7,6 +7,11 @@ figures and rollups. Every chart's numbers are also given as a table (`chart_tab
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from metrics.days import local_day
 from metrics.models import MetricType, parse_labels_key
@@ -59,18 +64,18 @@ class PerformanceChart:
 PERFORMANCE_CHARTS = (
     # Success rate and confidence live near their maximum: an axis from zero would hide the differences.
     PerformanceChart(
-        "success_rate", "Success rate per day (%)", "%", False, lambda day: percent(day.success_rate, 2), "rate"
+        "success_rate", _("Success rate per day (%)"), "%", False, lambda day: percent(day.success_rate, 2), "rate"
     ),
     PerformanceChart(
-        "cost_per_call", "Cost per call per day (USD)", "USD", True, lambda day: rounded(day.cost_per_call_usd, 6)
+        "cost_per_call", _("Cost per call per day (USD)"), "USD", True, lambda day: rounded(day.cost_per_call_usd, 6)
     ),
-    PerformanceChart("p95_latency", "p95 latency per day (ms)", "ms", True, lambda day: rounded(day.p95_ms, 0)),
+    PerformanceChart("p95_latency", _("p95 latency per day (ms)"), "ms", True, lambda day: rounded(day.p95_ms, 0)),
     PerformanceChart(
-        "avg_confidence", "Average confidence per day (0–1)", "", False, lambda day: rounded(day.avg_confidence, 3),
-        "ratio",
+        "avg_confidence", _("Average confidence per day (0–1)"), "", False,
+        lambda day: rounded(day.avg_confidence, 3), "ratio",
     ),
     PerformanceChart(
-        "review_rate", "Manual-review rate per day (%)", "%", True, lambda day: percent(day.review_rate, 2), "rate"
+        "review_rate", _("Manual-review rate per day (%)"), "%", True, lambda day: percent(day.review_rate, 2), "rate"
     ),
 )
 
@@ -79,11 +84,11 @@ PERFORMANCE_CHARTS = (
 # (a classification prompt has no field accuracy, an extraction prompt no intent accuracy).
 ACCURACY_CHARTS = (
     PerformanceChart(
-        "accuracy", "Field accuracy per day, reviewed e-mails (%)", "%", False, lambda day: percent(day.accuracy, 2),
-        "rate",
+        "accuracy", _("Field accuracy per day, reviewed e-mails (%)"), "%", False,
+        lambda day: percent(day.accuracy, 2), "rate",
     ),
     PerformanceChart(
-        "intent_accuracy", "Intent accuracy per day, reviewed e-mails (%)", "%", False,
+        "intent_accuracy", _("Intent accuracy per day, reviewed e-mails (%)"), "%", False,
         lambda day: percent(day.intent_accuracy, 2), "rate",
     ),
 )
@@ -100,27 +105,33 @@ class OperationsChart:
     value_field: str
     combine: Callable
     kind: str = "count"  # one of CHART_KINDS
+    unit: str = ""
 
 
 OPERATION_CHARTS = (
-    OperationsChart("queue_depth", "Queue depth per day (highest sample)", MetricType.QUEUE_DEPTH, "queue",
+    OperationsChart("queue_depth", _("Queue depth per day (highest sample)"), MetricType.QUEUE_DEPTH, "queue",
                     "max_value", max),
     # Processing times are labelled by stage alone: one daily row, and so one true p95, per stage and day.
-    OperationsChart("processing_time", "Processing time per day, p95 (ms)", MetricType.PROCESSING_TIME_MS, "stage",
-                    "p95_value", max, "measure"),
-    OperationsChart("errors", "Errors per day", MetricType.ERROR_COUNT, "stage", "sum_value", sum),
-    OperationsChart("tokens", "Tokens per day", MetricType.TOKEN_USAGE, "operation", "sum_value", sum),
+    OperationsChart("processing_time", _("Processing time per day, p95 (ms)"), MetricType.PROCESSING_TIME_MS,
+                    "stage", "p95_value", max, "measure", "ms"),
+    OperationsChart("errors", _("Errors per day"), MetricType.ERROR_COUNT, "stage", "sum_value", sum),
+    OperationsChart("tokens", _("Tokens per day"), MetricType.TOKEN_USAGE, "operation", "sum_value", sum),
 )
 # Counted metrics: a day with samples of any kind but none of these counted zero of them, not "unknown".
 COUNTED = (MetricType.ERROR_COUNT, MetricType.TOKEN_USAGE)
 
 
 def _chart_data(*, day_range, charts, markers=()):
+    """What charts.js draws. Every text in it is already in the page's language (charts.js formats only numbers):
+    `day_labels` are the days as the language writes them; `labels` stay ISO dates, the data's keys."""
     return {
         "labels": [day.isoformat() for day in day_range.dates],
+        "day_labels": [date_format(day, "SHORT_DATE_FORMAT") for day in day_range.dates],
         "partial_index": day_range.today_index,
         "markers": stacked(markers),
         "charts": charts,
+        # Translators: after today's date in a chart: its figures are not final yet.
+        "texts": {"so_far": gettext("(so far)")},
     }
 
 
@@ -141,7 +152,8 @@ def stacked(markers):
 def _version_datasets(chart, *, versions, figures, dates):
     return [
         {
-            "label": f"v{version.version}" + (" (active)" if version.is_active else ""),
+            "label": (gettext("v%(version)s (active)") if version.is_active else "v%(version)s")
+            % {"version": version.version},
             "version": version.version,
             "data": [chart.value(by_day[day]) if day in by_day else None for day in dates],
         }
@@ -158,14 +170,14 @@ def performance_chart_data(*, versions, figures, day_range, activations, rollout
     for chart in PERFORMANCE_CHARTS:
         datasets = _version_datasets(chart, versions=versions, figures=figures, dates=dates)
         charts.append({
-            "id": chart.id, "title": chart.title, "unit": chart.unit, "from_zero": chart.from_zero,
+            "id": chart.id, "title": str(chart.title), "unit": chart.unit, "from_zero": chart.from_zero,
             "datasets": datasets, **chart_style(chart.kind),
         })
     for chart in ACCURACY_CHARTS:
         datasets = _version_datasets(chart, versions=versions, figures=accuracy or {}, dates=dates)
         if any(value is not None for dataset in datasets for value in dataset["data"]):
             charts.append({
-                "id": chart.id, "title": chart.title, "unit": chart.unit, "from_zero": chart.from_zero,
+                "id": chart.id, "title": str(chart.title), "unit": chart.unit, "from_zero": chart.from_zero,
                 "datasets": datasets, **chart_style(chart.kind),
             })
     markers = activation_markers(activations=activations, day_range=day_range)
@@ -177,11 +189,13 @@ def activation_markers(*, activations, day_range):
     """Activations as dashed lines on the time axis: {day, index, label, kind, at}, labels like "v2 by erika"."""
     markers = []
     for activation in activations:
-        label = f"v{activation.to_version.version} by {activation.activated_by}"
+        values = {"version": activation.to_version.version, "user": activation.activated_by}
         if activation.kind == PromptActivation.Kind.ROLLBACK:
-            label += " (rollback)"
+            label = gettext("v%(version)s by %(user)s (rollback)") % values
         elif activation.kind == PromptActivation.Kind.PROMOTE:
-            label += " (canary promoted)"
+            label = gettext("v%(version)s by %(user)s (canary promoted)") % values
+        else:
+            label = gettext("v%(version)s by %(user)s") % values
         markers.append(_marker(activation.activated_at, label, "activation", day_range))
     return markers
 
@@ -195,13 +209,19 @@ def canary_markers(*, rollouts, day_range):
     first, last = day_range.first, day_range.last
     markers = []
     for rollout in rollouts:
-        candidate = f"canary v{rollout.candidate.version}"
+        version = rollout.candidate.version
         if first <= local_day(rollout.started_at) <= last:
-            label = f"{candidate} at {rollout.percent} % by {rollout.started_by}"
+            label = gettext("canary v%(version)s at %(percent)s %% by %(user)s") % {
+                "version": version, "percent": rollout.percent, "user": rollout.started_by,
+            }
             markers.append(_marker(rollout.started_at, label, "canary", day_range))
         ended = rollout.ended_at is not None and rollout.state != PromptRollout.State.PROMOTED
         if ended and first <= local_day(rollout.ended_at) <= last:
-            label = f"{candidate} {rollout.get_state_display().lower()} by {rollout.ended_by}"
+            values = {"version": version, "user": rollout.ended_by}
+            if rollout.state == PromptRollout.State.ROLLED_BACK:
+                label = gettext("canary v%(version)s rolled back by %(user)s") % values
+            else:
+                label = gettext("canary v%(version)s stopped by %(user)s") % values
             markers.append(_marker(rollout.ended_at, label, "canary_end", day_range))
     return markers
 
@@ -223,7 +243,8 @@ def operations_chart_data(*, rows, day_range):
         groups = defaultdict(lambda: defaultdict(list))
         for row in rows:
             if row["metric_type"] == chart.metric_type:
-                group = parse_labels_key(row["labels_key"]).get(chart.split_by, "(none)")
+                # Translators: the line of samples that have no value for the label a chart splits by.
+                group = parse_labels_key(row["labels_key"]).get(chart.split_by, gettext("(none)"))
                 groups[group][row["date"]].append(row[chart.value_field])
         missing = 0 if chart.metric_type in COUNTED else None
         datasets = [
@@ -238,13 +259,16 @@ def operations_chart_data(*, rows, day_range):
             for group, by_day in sorted(groups.items())
         ]
         charts.append({
-            "id": chart.id, "title": chart.title, "from_zero": True, "datasets": datasets, **chart_style(chart.kind)
+            "id": chart.id, "title": str(chart.title), "unit": chart.unit, "from_zero": True, "datasets": datasets,
+            **chart_style(chart.kind),
         })
     return _chart_data(day_range=day_range, charts=charts)
 
 
 def chart_tables(chart_data):
-    """The charts' figures as tables (days with data, newest first): the accessible fallback of each chart."""
+    """The charts' figures as tables (days with data, newest first): the accessible fallback of each chart.
+
+    A row's `day` is a date (the template writes it in the page's language); `partial` marks today so far."""
     tables = []
     for chart in chart_data["charts"]:
         rows = []
@@ -252,6 +276,6 @@ def chart_tables(chart_data):
             values = [dataset["data"][index] for dataset in chart["datasets"]]
             if any(value is not None for value in values):
                 partial = index == chart_data["partial_index"]
-                rows.append({"day": label + (" (so far)" if partial else ""), "values": values})
+                rows.append({"day": date.fromisoformat(label), "partial": partial, "values": values})
         tables.append({**chart, "columns": [dataset["label"] for dataset in chart["datasets"]], "rows": rows})
     return tables

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core import serializers
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from dashboard.demo_emails import EMAILS
 from extraction.models import ExtractionResult, IncomingEmail
@@ -115,9 +116,10 @@ def _refuse_a_used_database():
         str(model._meta.verbose_name_plural)
         for model in (IncomingEmail, PromptPerformanceMetrics, OperationalMetrics, PromptPerformanceDaily, RollupDay)
         if model.objects.exists()
-    ] + (["prompt versions"] if PromptTemplate.objects.exclude(created_by=SEEDED_BY).exists() else [])
+    ] + ([gettext("prompt versions")] if PromptTemplate.objects.exclude(created_by=SEEDED_BY).exists() else [])
     if used:
-        raise DemoBuildError(f"The demo is built in a freshly migrated database; this one has {', '.join(used)}.")
+        message = gettext("The demo is built in a freshly migrated database; this one has %(rows)s.")
+        raise DemoBuildError(message % {"rows": ", ".join(used)})
 
 
 def _date_the_installation():

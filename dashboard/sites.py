@@ -3,14 +3,16 @@
 from django.contrib import admin
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from dashboard import selectors, views
 from metrics.days import local_day
 
 
 class OperatorsAdminSite(admin.AdminSite):
-    site_header = "Creditor-answer analysis"
-    site_title = "Creditor-answer analysis"
+    site_header = _("Creditor-answer analysis")
+    site_title = _("Creditor-answer analysis")
+    # index_title stays the stock admin's "Site administration" (Django's catalogue translates it).
     index_template = "dashboard/index.html"
 
     def get_urls(self):

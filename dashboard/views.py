@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from dashboard import pages, ranges, selectors
 from dashboard.forms import RangeForm
@@ -42,7 +43,7 @@ def performance(request, *, site, task_type, name):
         **site.each_context(request),
         **_range_context(day_range),
         **page,
-        "title": f"Performance of {task_type}.{name}",
+        "title": gettext("Performance of %(prompt)s") % {"prompt": f"{task_type}.{name}"},
         "task_type": task_type,
         "name": name,
     }
@@ -61,6 +62,6 @@ def operations(request, *, site):
         **site.each_context(request),
         **_range_context(day_range),
         **page,
-        "title": "Operations",
+        "title": gettext("Operations"),
     }
     return TemplateResponse(request, "dashboard/operations.html", context)

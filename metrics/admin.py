@@ -11,10 +11,10 @@ from django.contrib import admin
 from django.contrib.admin import ShowFacets
 from django.core.paginator import Paginator
 from django.db import connections
-from django.utils.formats import number_format
 from django.utils.functional import cached_property
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
+from config.formatting import MISSING, format_number, format_percent
 from metrics.models import (
     OperationalMetrics,
     OperationalMetricsDaily,
@@ -98,15 +98,28 @@ class OperationalMetricsAdmin(BigTableAdmin):
 class PromptPerformanceDailyAdmin(ReadOnlyAdmin):
     list_display = [
         "date", "prompt_version", "call_count", "success_rate_display", "review_count", "total_cost_usd",
-        "avg_confidence", "avg_execution_time_ms", "p95_execution_time_ms",
+        "avg_confidence_display", "avg_execution_time_display", "p95_execution_time_display",
     ]
     list_filter = ["prompt_version", "date"]
     list_select_related = ["prompt_version"]
     ordering = ["-date", "prompt_version"]
 
-    @admin.display(description="success rate")
+    @admin.display(description=_("success rate"))
     def success_rate_display(self, obj):
-        return f"{obj.success_rate:.1%}" if obj.success_rate is not None else "–"
+        return format_percent(obj.success_rate)
+
+    # Means of floats show their binary noise (0.8974000000000002): rounded to what an operator reads.
+    @admin.display(description=_("average confidence"), ordering="avg_confidence")
+    def avg_confidence_display(self, obj):
+        return _rounded(obj.avg_confidence, 3)
+
+    @admin.display(description=_("average latency (ms)"), ordering="avg_execution_time_ms")
+    def avg_execution_time_display(self, obj):
+        return _rounded(obj.avg_execution_time_ms, 0)
+
+    @admin.display(description=_("p95 latency (ms)"), ordering="p95_execution_time_ms")
+    def p95_execution_time_display(self, obj):
+        return _rounded(obj.p95_execution_time_ms, 0)
 
 
 @admin.register(PromptAccuracyMetrics)
@@ -129,22 +142,18 @@ class PromptAccuracyDailyAdmin(ReadOnlyAdmin):
     list_select_related = ["prompt_version"]
     ordering = ["-date", "prompt_version"]
 
-    @admin.display(description="accuracy")
+    @admin.display(description=_("accuracy"))
     def accuracy_display(self, obj):
-        return _share(accuracy(correct=obj.fields_correct, checked=obj.fields_checked))
+        return format_percent(accuracy(correct=obj.fields_correct, checked=obj.fields_checked))
 
-    @admin.display(description="intent accuracy")
+    @admin.display(description=_("intent accuracy"))
     def intent_accuracy_display(self, obj):
-        return _share(accuracy(correct=obj.intent_correct, checked=obj.intent_checked))
-
-
-def _share(ratio):
-    return f"{ratio:.1%}" if ratio is not None else "–"
+        return format_percent(accuracy(correct=obj.intent_correct, checked=obj.intent_checked))
 
 
 def _rounded(value, places=2):
     # Sums of floats show their binary noise (4.6899999999999995); two places are what an operator reads.
-    return "–" if value is None else number_format(value, places, use_l10n=True)
+    return MISSING if value is None else format_number(value, places)
 
 
 @admin.register(OperationalMetricsDaily)
@@ -157,23 +166,23 @@ class OperationalMetricsDailyAdmin(ReadOnlyAdmin):
     search_fields = ["labels_key"]
     ordering = ["-date", "metric_type", "labels_key"]
 
-    @admin.display(description=gettext_lazy("sum"), ordering="sum_value")
+    @admin.display(description=_("sum"), ordering="sum_value")
     def sum_display(self, obj):
         return _rounded(obj.sum_value)
 
-    @admin.display(description=gettext_lazy("average"), ordering="avg_value")
+    @admin.display(description=_("average"), ordering="avg_value")
     def avg_display(self, obj):
         return _rounded(obj.avg_value)
 
-    @admin.display(description=gettext_lazy("minimum"), ordering="min_value")
+    @admin.display(description=_("minimum"), ordering="min_value")
     def min_display(self, obj):
         return _rounded(obj.min_value)
 
-    @admin.display(description=gettext_lazy("maximum"), ordering="max_value")
+    @admin.display(description=_("maximum"), ordering="max_value")
     def max_display(self, obj):
         return _rounded(obj.max_value)
 
-    @admin.display(description=gettext_lazy("95th percentile"), ordering="p95_value")
+    @admin.display(description=_("95th percentile"), ordering="p95_value")
     def p95_display(self, obj):
         return _rounded(obj.p95_value)
 

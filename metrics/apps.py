@@ -1,12 +1,13 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class MetricsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "metrics"
-    verbose_name = "Metrics"
+    verbose_name = _("Metrics")
 
     def ready(self):
         from metrics.aggregates import register_sqlite_functions

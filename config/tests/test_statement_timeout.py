@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.db import connection
 from django.http import HttpResponse
 from django.test.utils import CaptureQueriesContext
-from django.urls import path
+from django.urls import include, path
 
 # transaction=True: a statement stopped by the timeout aborts its transaction, which must be the request's own.
 # serialized_rollback: emptying the database afterwards would recreate the content types under new ids, and the
@@ -31,7 +31,11 @@ def no_query_view(request):
     return HttpResponse("no query")
 
 
-urlpatterns = [path("slow/", sleeping_view), path("plain/", no_query_view), path("admin/", admin.site.urls)]
+# i18n/: the admin header's language switch links to set_language on every page, the error page included.
+urlpatterns = [
+    path("slow/", sleeping_view), path("plain/", no_query_view), path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+]
 
 
 def statement_timeout():

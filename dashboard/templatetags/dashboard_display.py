@@ -1,13 +1,14 @@
 """Template filters for the operators' pages."""
 
-from django import template
+from datetime import date
 
-from dashboard import charts
+from django import template
 
 register = template.Library()
 
 
 @register.filter
-def percent(ratio):
-    """`{{ figures.success_rate|percent|floatformat:1 }} %`: a ratio as a percentage, rounded once, by floatformat."""
-    return charts.percent(ratio)
+def iso_date(value):
+    """`{{ marker.day|iso_date|date:"SHORT_DATE_FORMAT" }}`: a day of the chart data (an ISO string, as charts.js
+    reads it) back as a date, so the page writes it as its language does (26.11.2026)."""
+    return date.fromisoformat(value) if value else None

@@ -77,13 +77,14 @@ def test_the_performance_page_draws_a_point_per_day_with_figures_for_each_versio
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"{page.base_url}/admin/performance/classification/email_intent/?{DEMO_RANGE}")
     charts = wait_for_charts(page, 5)
-    expected = {"v1": days_with_figures(1), "v2 (active)": days_with_figures(2)}
-    assert expected["v1"] > 20 and expected["v2 (active)"] > 20
+    # The browser asks for German (conftest's page), the product's language.
+    expected = {"v1": days_with_figures(1), "v2 (aktiv)": days_with_figures(2)}
+    assert expected["v1"] > 20 and expected["v2 (aktiv)"] > 20
     for chart in charts:
         assert chart["labels"] == 90
-        assert {d["label"]: d["points"] for d in chart["datasets"]} == {"v1": 90, "v2 (active)": 90}
+        assert {d["label"]: d["points"] for d in chart["datasets"]} == {"v1": 90, "v2 (aktiv)": 90}
         assert {d["label"]: d["drawn"] for d in chart["datasets"]} == expected, chart["id"]
-        assert chart["markers"] == ["v2 by erika"]
+        assert chart["markers"] == ["v2 von erika"]
         assert chart["lastPointWhole"], chart["id"]
         assert 0 < chart["width"] <= width
     y_max = {chart["id"]: chart["yMax"] for chart in charts}
@@ -99,13 +100,13 @@ def test_the_chart_figures_are_also_readable_as_a_table(operator_page):
     figure = page.locator("#figure-success_rate")
     figure.locator("summary").click()
     assert figure.locator("tbody tr").first.is_visible()
-    assert figure.locator("tbody tr").first.locator("th").inner_text() == demo.END.isoformat()
+    assert figure.locator("tbody tr").first.locator("th").inner_text() == f"{demo.END:%d.%m.%Y}"
 
 
 def test_an_old_demo_is_reached_from_the_empty_range_by_its_link(operator_page):
     page = operator_page
     page.goto(f"{page.base_url}/admin/performance/classification/email_intent/?days=7&end=2026-01-31")
-    page.get_by_role("link", name=f"show the 7 days up to {demo.END:%d.%m.%Y}").click()
+    page.get_by_role("link", name=f"die 7 Tage bis {demo.END:%d.%m.%Y} anzeigen").click()
     charts = wait_for_charts(page, 5)
     assert all(chart["labels"] == 7 for chart in charts)
 
@@ -139,5 +140,41 @@ def test_the_admin_index_shows_active_versions_and_failed_emails_at_a_glance(ope
     page.wait_for_selector("#incomingemail_form")
     assert "/admin/extraction/incomingemail/" in page.url
     page.goto(f"{page.base_url}/admin/")
-    page.locator("#overview-prompts").get_by_role("link", name="Charts").first.click()
+    page.locator("#overview-prompts").get_by_role("link", name="Diagramme").first.click()
     wait_for_charts(page, 5)
+
+
+
+@pytest.mark.parametrize(
+    "switch_to, active, marker, tick, day, tooltip",
+    [
+        # Intl writes German percentages with a no-break space before the sign, as config.formatting does.
+        (None, "v2 (aktiv)", "v2 von erika", "100\u00a0%", f"{demo.END:%d.%m.%Y}", "v1: 98,2\u00a0%"),
+        ("en", "v2 (active)", "v2 by erika", "100%", f"{demo.END.day} {demo.END:%b %Y}", "v1: 98.2%"),
+    ],
+)
+def test_the_charts_write_texts_numbers_and_days_in_the_pages_language(
+    operator_page, switch_to, active, marker, tick, day, tooltip
+):
+    page = operator_page  # a German browser
+    page.goto(f"{page.base_url}/admin/performance/classification/email_intent/?{DEMO_RANGE}")
+    wait_for_charts(page, 5)
+    if switch_to:  # the header's language switch, back to the same page
+        page.click(f'.language-switch button[value="{switch_to}"]')
+        page.wait_for_selector(f'html[lang="{switch_to}"]')
+    charts = wait_for_charts(page, 5)
+    assert {d["label"] for d in charts[0]["datasets"]} == {"v1", active}
+    assert charts[0]["markers"] == [marker]
+    success_rate = page.evaluate(
+        """() => {
+            const chart = Chart.getChart(document.querySelector('canvas[data-chart="success_rate"]'));
+            return {
+                ticks: chart.scales.y.ticks.map((tick) => tick.label),
+                lastDay: chart.data.labels.at(-1),
+                tooltip: chart.options.plugins.tooltip.callbacks.label({dataset: {label: "v1"}, parsed: {y: 98.2}}),
+            };
+        }"""
+    )
+    assert tick in success_rate["ticks"]
+    assert success_rate["lastDay"] == day
+    assert success_rate["tooltip"] == tooltip

@@ -56,8 +56,8 @@ def test_the_performance_page_shows_charts_the_comparison_and_the_range(client, 
     html = response.content.decode()
     assert 'id="dashboard-chart-data"' in html
     assert html.count("<canvas") == 5
-    assert "75.0 %" in html  # 6 of 8 calls succeeded
-    assert "0.0010000" in html  # cost per call: 0.008 / 8
+    assert "75.0%" in html  # 6 of 8 calls succeeded
+    assert "$0.0010000" in html  # cost per call: 0.008 / 8
     assert 'aria-current="page" class="selected">7 days' in html
     assert 'class="active-version"' in html
     assert "vendor/chartjs/chart-4.6.1.umd.min.js" in html
@@ -98,5 +98,5 @@ def test_the_comparison_shows_a_mean_of_daily_p95s_labelled_as_such_and_the_wors
     comparison = comparison[:comparison.index("</table>")]
     assert "Mean daily p95 latency (ms)" in comparison
     assert comparison.count("p95") == comparison.count("daily p95")  # never called a p95 of the range
-    assert "1750 <span" in comparison  # (4000 × 1 call + 1000 × 3 calls) / 4 calls
-    assert "(worst day 4000)" in comparison
+    assert "1,750 <span" in comparison  # (4000 × 1 call + 1000 × 3 calls) / 4 calls
+    assert "(worst day 4,000)" in comparison

@@ -68,5 +68,5 @@ def test_the_page_shows_the_accuracy_columns_and_charts(client, intent_v1, today
     )
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Intent accuracy" in html and "75.0 %<span class=\"dashboard-quiet\"> (3 of 4)" in html
+    assert "Intent accuracy" in html and "75.0%<span class=\"dashboard-quiet\"> (3 of 4)" in html
     assert html.count("<canvas") == 6  # the five call charts and intent accuracy

@@ -166,5 +166,5 @@ def test_chart_tables_list_days_with_figures_newest_first_with_today_marked(inte
     )
     table = chart_tables(performance(today)["chart_data"])[0]
     assert table["columns"] == ["v1 (active)"]
-    assert [row["day"] for row in table["rows"]] == [f"{today.isoformat()} (so far)", days_ago(today, 3).isoformat()]
+    assert [(row["day"], row["partial"]) for row in table["rows"]] == [(today, True), (days_ago(today, 3), False)]
     assert [row["values"] for row in table["rows"]] == [[0.0], [100.0]]

@@ -41,7 +41,7 @@ def test_a_failed_email_is_found_from_the_index_and_reprocessed(
     log_in(page, live_server, "erika", "geheim-123")
     failed = page.locator("#overview-failed")
     assert "ANTHROPIC_API_KEY" in failed.inner_text()
-    failed.get_by_role("link", name="All 1 failed e-mail").click()
+    failed.get_by_role("link", name="Die 1 fehlgeschlagene E-Mail").click()  # the browser asks for German
     page.wait_for_selector("#result_list")
 
     row = page.locator("#result_list tbody tr")

@@ -59,7 +59,7 @@ def test_an_operator_works_three_emails_from_the_queue_by_keyboard(page, live_se
     page.on("response", lambda response: "/review/file/" in response.url and files.append(response))
 
     log_in(page, live_server)
-    page.get_by_role("link", name="3 to review").click()
+    page.get_by_role("link", name="3 zu prüfen").click()  # the browser asks for German
 
     # 1. The PDF statement: the PDF is shown inline beside the answer, which is right: confirm it.
     page.wait_for_selector("#review-form")
@@ -108,9 +108,9 @@ def test_an_operator_works_three_emails_from_the_queue_by_keyboard(page, live_se
         assert checked > 0
         page.goto(f"{live_server.url}/admin/performance/{task_type}/{name}/")
         cell = page.locator(f"#version-comparison tr[data-version='{version.version}'] td.{column}").inner_text()
-        assert f"({correct} of {checked})" in cell, (name, cell)
+        assert f"({correct} von {checked})" in cell, (name, cell)  # the browser asks for German
         chart = "figure-intent_accuracy" if column == "intent-accuracy" else "figure-accuracy"
-        assert "accuracy per day" in page.locator(f"#{chart} figcaption").inner_text()
+        assert "pro Tag, geprüfte E-Mails" in page.locator(f"#{chart} figcaption").inner_text()
 
 
 def test_on_a_phone_the_form_stacks_below_the_email_without_sideways_scrolling(page, live_server, api, queued):

@@ -8,6 +8,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext
 
 from dashboard import demo
 from devtools.databases import migrate, throwaway_database
@@ -37,7 +38,10 @@ class Command(BaseCommand):
                 file.write("[\n" + ",\n".join(
                     json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False) for row in rows
                 ) + "\n]\n")
-            self.stdout.write(f"Wrote {len(rows)} rows ending {demo.END} to {output}.")
+            self.stdout.write(
+                gettext("Wrote %(count)s rows ending %(day)s to %(path)s.")
+                % {"count": len(rows), "day": demo.END.isoformat(), "path": output}
+            )
             return
         # A fresh database every time, whatever the configured one holds: a throw-away SQLite file, migrated
         # and used by child processes (the configured database is never touched).
@@ -51,5 +55,5 @@ class Command(BaseCommand):
                 text=True, check=False,
             )
         if finished.returncode:
-            raise CommandError(f"Building the demo failed:\n{finished.stderr}")
+            raise CommandError(gettext("Building the demo failed:") + f"\n{finished.stderr}")
         self.stdout.write(finished.stdout, ending="")

@@ -1,6 +1,8 @@
 // Draws the dashboard's charts with Chart.js from the page's json_script data (no inline scripts).
 // Every <canvas data-chart="id"> gets one line chart; one dataset per prompt version (or label group).
 // How a chart is drawn (axis maximum, smoothing) comes with it from dashboard/charts.py: its kind.
+// Every text (titles, legends, markers, days) comes translated in the data; numbers are formatted here in the page's
+// language (<html lang>): "98,2 %" and "0,0012 $" in German, "98.2%" and "$0.0012" in English.
 "use strict";
 
 (function () {
@@ -12,9 +14,27 @@
   // Colour-blind-safe palette (Okabe–Ito); versions keep their colour across all charts of a page.
   const palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
   const partial = data.partial_index;
+  const locale = document.documentElement.lang || undefined;
 
   function label(index) {
-    return index === partial ? data.labels[index] + " (so far)" : data.labels[index];
+    const day = data.day_labels[index];
+    return index === partial ? day + " " + data.texts.so_far : day;
+  }
+
+  // One formatter per unit; a rate is plotted as 0..100, Intl's percent style wants 0..1.
+  const formats = {
+    "%": [new Intl.NumberFormat(locale, {style: "percent", maximumFractionDigits: 2}), 0.01],
+    USD: [new Intl.NumberFormat(locale, {style: "currency", currency: "USD", maximumFractionDigits: 6}), 1],
+    ms: [new Intl.NumberFormat(locale, {style: "unit", unit: "millisecond", maximumFractionDigits: 1}), 1],
+    "": [new Intl.NumberFormat(locale, {maximumFractionDigits: 3}), 1],
+  };
+
+  function formatValue(value, unit) {
+    if (value === null || value === undefined) {
+      return "–";
+    }
+    const [format, scale] = formats[unit] || formats[""];
+    return format.format(value * scale);
   }
 
   // Activations grey, a canary's start blue, its rollback or stop red (dotted, so not by colour alone).
@@ -53,6 +73,7 @@
     if (!canvas) {
       return;
     }
+    const unit = chart.unit || "";
     new window.Chart(canvas, {
       type: "line",
       data: {
@@ -74,6 +95,8 @@
         }),
       },
       options: {
+        // Chart.js formats any number it writes itself in the page's language too.
+        locale: locale,
         responsive: true,
         maintainAspectRatio: false,
         animation: false,
@@ -83,10 +106,18 @@
           // Fewer date labels on a phone, so they never overlap.
           x: {ticks: {maxRotation: 0, autoSkip: true, maxTicksLimit: canvas.clientWidth < 500 ? 4 : 8}},
           // A rate's axis ends at 100 %, a ratio's at 1 (chart.y_max); other axes end where the data does.
-          y: chart.y_max === null ? {beginAtZero: chart.from_zero} : {beginAtZero: chart.from_zero, max: chart.y_max},
+          y: Object.assign(
+            {beginAtZero: chart.from_zero, ticks: {callback: function (value) { return formatValue(value, unit); }}},
+            chart.y_max === null ? {} : {max: chart.y_max}
+          ),
         },
         plugins: {
           legend: {position: "bottom"},
+          tooltip: {
+            callbacks: {
+              label: function (context) { return context.dataset.label + ": " + formatValue(context.parsed.y, unit); },
+            },
+          },
           annotation: {annotations: markerAnnotations()},
         },
       },

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext
 from tqdm import tqdm
 
 from metrics import services
@@ -20,9 +21,15 @@ class Command(BaseCommand):
         counts = services.cleanup_raw_metrics(
             dry_run=dry_run, progress=lambda days: tqdm(days, unit="day", disable=None)
         )
-        verb = "Would delete" if dry_run else "Deleted"
+        # The kinds are the --kind values of rollup_metrics (prompt, operational, accuracy): not translated.
         parts = [f"{count} {kind}" for kind, count in counts.items()]
-        per_kind = " and ".join(filter(None, [", ".join(parts[:-1]), parts[-1]]))
-        self.stdout.write(
-            f"{verb} {per_kind} raw row(s) (retention {settings.METRICS_RAW_RETENTION_DAYS} days, rolled-up days only)."
+        per_kind = parts[-1] if len(parts) == 1 else (
+            # Translators: the end of a list: "5 prompt, 0 operational and 0 accuracy".
+            gettext("%(first)s and %(last)s") % {"first": ", ".join(parts[:-1]), "last": parts[-1]}
         )
+        values = {"per_kind": per_kind, "days": settings.METRICS_RAW_RETENTION_DAYS}
+        if dry_run:
+            message = gettext("Would delete %(per_kind)s raw row(s) (retention %(days)s days, rolled-up days only).")
+        else:
+            message = gettext("Deleted %(per_kind)s raw row(s) (retention %(days)s days, rolled-up days only).")
+        self.stdout.write(message % values)

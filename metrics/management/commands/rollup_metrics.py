@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext
 from tqdm import tqdm
 
 from metrics import selectors, services
@@ -37,20 +38,23 @@ class Command(BaseCommand):
 
             for k, days in days_by_kind.items():
                 summary[k] = services.rollup_days(kinds=[k], days=days, progress=progress)[k]
+        # The kinds are the --kind values (prompt, operational, accuracy): not translated.
         parts = [
-            f"{k}: {s['days']} day(s), {s['rows']} daily row(s)"
-            + (f", {s['skipped']} cleaned day(s) skipped" if s["skipped"] else "")
+            (
+                gettext("%(kind)s: %(days)s day(s), %(rows)s daily row(s), %(skipped)s cleaned day(s) skipped")
+                if s["skipped"] else gettext("%(kind)s: %(days)s day(s), %(rows)s daily row(s)")
+            ) % {"kind": k, **s}
             for k, s in summary.items()
         ]
-        self.stdout.write("Rolled up " + "; ".join(parts) + ".")
+        self.stdout.write(gettext("Rolled up %(summary)s.") % {"summary": "; ".join(parts)})
 
     def _days(self, kinds, date, first, last):
         if date and (first or last):
-            raise CommandError("Use either --date or --from/--to, not both.")
+            raise CommandError(gettext("Use either --date or --from/--to, not both."))
         if bool(first) != bool(last):
-            raise CommandError("--from and --to go together.")
+            raise CommandError(gettext("--from and --to go together."))
         if first and first > last:
-            raise CommandError("--from must not be after --to.")
+            raise CommandError(gettext("--from must not be after --to."))
         if date:
             return {k: [date] for k in kinds}
         if first:
