@@ -25,19 +25,18 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Avg, Q
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.exceptions import TimeoutException
 
-from evaluation import expected, figures
+from evaluation import estimates, expected, figures, selectors
 from evaluation.errors import EvaluationError
 from evaluation.models import ExperimentCaseResult, ExperimentRun
 from extraction import answering, llm, pricing, queueing
 from extraction.models import FACT_BEARING_INTENTS
 from metrics.aggregates import ExactDecimalSum
-from metrics.models import PromptPerformanceMetrics
 from prompts.models import PromptTemplate
 
 logger = logging.getLogger(__name__)
@@ -54,17 +53,9 @@ def _username(user):
 
 
 def experiment_estimate(*, evaluation_set, template):
-    """Estimated cost in USD of running `template` over `evaluation_set`: its recorded average cost per call
-    (else that of its prompt's other versions) times the cases; None when no call was ever recorded."""
-    calls = PromptPerformanceMetrics.objects.filter(success=True)
-    average = calls.filter(prompt_version=template).aggregate(cost=Avg("cost_usd"))["cost"]
-    if average is None:
-        average = calls.filter(
-            prompt_version__task_type=template.task_type, prompt_version__name=template.name
-        ).aggregate(cost=Avg("cost_usd"))["cost"]
-    if average is None:
-        return None
-    return (Decimal(average) * evaluation_set.cases.count()).quantize(Decimal("0.00000001"))
+    """Estimated cost in USD of running `template` over `evaluation_set` (None when it cannot be estimated);
+    evaluation.estimates.cost_estimate says how it was reached."""
+    return estimates.cost_estimate(evaluation_set=evaluation_set, template=template).cost_usd
 
 
 def experiment_start(*, evaluation_set, template, started_by, max_cost_usd=None):
@@ -378,10 +369,7 @@ def experiment_compare_with_active(*, evaluation_set, candidate, started_by, max
         raise EvaluationError(f"{candidate} is the active version; choose another version to compare with it.")
     runs = {}
     for role, template in (("baseline", active), ("candidate", candidate)):
-        usable = ExperimentRun.objects.filter(
-            template=template, evaluation_set=evaluation_set, status__in=(*LIVE, Status.FINISHED)
-        ).order_by("-created_at", "-pk").first()
-        runs[role] = usable or experiment_start(
+        runs[role] = selectors.comparable_run(template=template, evaluation_set=evaluation_set) or experiment_start(
             evaluation_set=evaluation_set, template=template, started_by=started_by, max_cost_usd=max_cost_usd
         )
     return runs

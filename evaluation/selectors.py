@@ -136,6 +136,17 @@ def latest_finished_run(*, template, evaluation_set):
     )
 
 
+def comparable_run(*, template, evaluation_set):
+    """The latest run of `template` on `evaluation_set` that is finished or still going (a comparison can use
+    it rather than start another), or None."""
+    return (
+        ExperimentRun.objects.filter(
+            template=template, evaluation_set=evaluation_set,
+            status__in=(ExperimentRun.Status.QUEUED, ExperimentRun.Status.RUNNING, ExperimentRun.Status.FINISHED),
+        ).order_by("-created_at", "-pk").first()
+    )
+
+
 def experiment_compare(*, baseline, candidate):
     """A candidate run beside a baseline run of the same set.
 
