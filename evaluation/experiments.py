@@ -28,6 +28,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_q.conf import Conf
 from django_q.exceptions import TimeoutException
 
@@ -62,13 +63,18 @@ def experiment_start(*, evaluation_set, template, started_by, max_cost_usd=None)
     """Queue a run of `template` over `evaluation_set` (run inline when Q_SYNC); returns the ExperimentRun."""
     key = (template.task_type, template.name)
     if key not in answering.PROMPT_KEYS:
-        raise EvaluationError(f"{template} is not one of the pipeline's prompts, so it cannot be run over a set.")
+        raise EvaluationError(
+            gettext("%(version)s is not one of the pipeline's prompts, so it cannot be run over a set.")
+            % {"version": template}
+        )
     if max_cost_usd is not None and Decimal(max_cost_usd) <= 0:
-        raise EvaluationError("The budget (max_cost_usd) must be more than 0, or empty for no budget.")
+        raise EvaluationError(gettext("The budget must be more than 0, or empty for no budget."))
     with transaction.atomic():
         cases = list(evaluation_set.cases.values_list("pk", flat=True))
         if not cases:
-            raise EvaluationError(f"The evaluation set {evaluation_set} has no cases yet.")
+            raise EvaluationError(
+                gettext("The evaluation set %(set)s has no cases yet.") % {"set": evaluation_set}
+            )
         run = ExperimentRun.objects.create(
             evaluation_set=evaluation_set, template=template, started_by=_username(started_by),
             max_cost_usd=max_cost_usd,
@@ -92,12 +98,13 @@ def experiment_cancel(*, run, cancelled_by):
     who = _username(cancelled_by)
     with transaction.atomic():
         changed = ExperimentRun.objects.filter(pk=run.pk, status__in=LIVE).update(
-            status=Status.CANCELLED, stop_reason=f"cancelled by {who}"
+            status=Status.CANCELLED, stop_reason=gettext("cancelled by %(user)s") % {"user": who}
         )
         if not changed:
             run.refresh_from_db()
-            raise EvaluationError(f"{run} has already ended ({run.get_status_display()}); nothing to cancel.")
-        _skip_pending(run, reason=f"the run was cancelled by {who}")
+            raise EvaluationError(gettext("%(run)s has already ended (%(status)s); nothing to cancel.") % {
+                "run": run, "status": run.get_status_display()})
+        _skip_pending(run, reason=gettext("the run was cancelled by %(user)s") % {"user": who})
         run.refresh_from_db()
         _keep_figures(run)
     return run
@@ -323,7 +330,8 @@ def _skip_pending(run, *, reason):
 
 
 def _stop_for_budget(run, budget):
-    reason = f"the budget of ${run.max_cost_usd} was reached (${budget.spent:.6f} spent)"
+    reason = gettext("the budget of %(budget)s was reached (%(spent)s spent)") % {
+        "budget": f"${run.max_cost_usd}", "spent": f"${budget.spent:.6f}"}
     with transaction.atomic():
         ExperimentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(stop_reason=reason)
         _skip_pending(run, reason=reason)
@@ -347,7 +355,7 @@ def _fail(run, *, reason):
     ExperimentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
         status=Status.FAILED, error=reason, finished_at=Now()
     )
-    _skip_pending(run, reason=f"the run failed: {reason}")
+    _skip_pending(run, reason=gettext("the run failed: %(reason)s") % {"reason": reason})
     run.refresh_from_db()
     _keep_figures(run)
     return run
@@ -364,9 +372,13 @@ def experiment_compare_with_active(*, evaluation_set, candidate, started_by, max
     (finished or still going), starting whichever of the two has none."""
     active = PromptTemplate.objects.filter(task_type=candidate.task_type, name=candidate.name, is_active=True).first()
     if active is None:
-        raise EvaluationError(f"{candidate.task_type}.{candidate.name} has no active version to compare with.")
+        raise EvaluationError(
+            gettext("%(key)s has no active version to compare with.") % {"key": candidate.key}
+        )
     if active.pk == candidate.pk:
-        raise EvaluationError(f"{candidate} is the active version; choose another version to compare with it.")
+        raise EvaluationError(gettext(
+            "%(version)s is the active version; open another version to compare it with this one."
+        ) % {"version": candidate})
     runs = {}
     for role, template in (("baseline", active), ("candidate", candidate)):
         runs[role] = selectors.comparable_run(template=template, evaluation_set=evaluation_set) or experiment_start(
