@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 import evaluation.admin_experiments  # noqa: F401 - registers the sets' and experiments' admin
+import evaluation.admin_sets  # noqa: F401 - the e-mail list's "Add to evaluation set…" action
 from evaluation import selectors
 from prompts.errors import ActivationBlocked, ReleaseRefused
 from prompts.models import PromptRollout
