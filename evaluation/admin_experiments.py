@@ -308,7 +308,9 @@ class ExperimentRunAdmin(admin.ModelAdmin):
             problem = gettext(
                 "%(version)s is the active version; open another version to compare it with this one."
             ) % {"version": candidate}
-        plan = self._comparison_plan(evaluation_set, active=active, candidate=candidate) if evaluation_set else None
+        plan = self._comparison_plan(
+            evaluation_set, active=active, candidate=candidate, max_cost_usd=max_cost_usd
+        ) if evaluation_set else None
         context = {
             **self.admin_site.each_context(request), "opts": self.opts,
             "title": gettext("Compare %(version)s with the active version") % {"version": candidate},
@@ -317,9 +319,10 @@ class ExperimentRunAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/evaluation/experimentrun/compare_with_active.html", context)
 
-    def _comparison_plan(self, evaluation_set, *, active, candidate):
-        """For each of the two versions: the run the comparison will use, or the estimate of the one it starts;
-        and the estimated total of the new runs (None when one of them cannot be estimated)."""
+    def _comparison_plan(self, evaluation_set, *, active, candidate, max_cost_usd=None):
+        """For each of the two versions: the run the comparison will use, or the estimate of the one it starts
+        (and whether it is over the budget); the estimated total of the new runs (None when one of them cannot
+        be estimated)."""
         rows, total = [], Decimal("0")
         for role, version in ((gettext("Active version"), active), (gettext("Candidate"), candidate)):
             if version is None:
@@ -328,7 +331,9 @@ class ExperimentRunAdmin(admin.ModelAdmin):
             estimate = None if run else cost_estimate(evaluation_set=evaluation_set, template=version)
             if estimate is not None:
                 total = None if total is None or estimate.cost_usd is None else total + estimate.cost_usd
-            rows.append({"role": role, "version": version, "run": run, "estimate": estimate})
+            over_budget = bool(max_cost_usd and estimate and estimate.cost_usd and estimate.cost_usd > max_cost_usd)
+            rows.append({"role": role, "version": version, "run": run, "estimate": estimate,
+                         "over_budget": over_budget})
         return {"rows": rows, "total": total, "new_runs": sum(1 for row in rows if row["run"] is None)}
 
     def cancel_view(self, request, run_id):

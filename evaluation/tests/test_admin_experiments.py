@@ -143,6 +143,11 @@ def test_the_compare_with_active_page_preselects_the_only_set_and_estimates_both
     assert page.context["plan"]["total"] == active_row["estimate"].cost_usd + candidate_row["estimate"].cost_usd
     assert "Estimated cost of the 2 new runs: <strong>$" in page.content.decode()
     assert not ExperimentRun.objects.exists()  # nothing starts before the click
+    assert "More than the budget" not in page.content.decode()
+    page = client.post(page.request["PATH_INFO"], {"evaluation_set": evaluation_set.pk, "max_cost_usd": "0.000001",
+                                                   "estimate": "1"})
+    assert page.content.decode().count("More than the budget: the run stops before its last case.") == 2
+    assert not ExperimentRun.objects.exists()
 
 
 def test_compare_with_active_is_refused_without_the_permission_to_start_runs(evaluation_set):
