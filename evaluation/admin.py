@@ -12,8 +12,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 import evaluation.admin_experiments  # noqa: F401 - registers the sets' and experiments' admin
+import evaluation.admin_sets  # noqa: F401 - the e-mail list's "Add to evaluation set…" action
 from evaluation import selectors
 from prompts.errors import ActivationBlocked, ReleaseRefused
 from prompts.models import PromptRollout
@@ -50,15 +53,15 @@ class PromptRolloutAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Prompt")
+    @admin.display(description=_("Prompt"))
     def prompt_key(self, obj):
         return f"{obj.task_type}.{obj.name}"
 
-    @admin.display(description="Candidate", ordering="candidate__version")
+    @admin.display(description=_("Candidate"), ordering="candidate__version")
     def candidate_label(self, obj):
         return f"v{obj.candidate.version}"
 
-    @admin.display(description="Baseline", ordering="baseline__version")
+    @admin.display(description=_("Baseline"), ordering="baseline__version")
     def baseline_label(self, obj):
         return f"v{obj.baseline.version}"
 
@@ -87,9 +90,10 @@ class PromptRolloutAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         try:
             rollout_stop(rollout=rollout, stopped_by=request.user.get_username(), reason=request.POST.get("reason", ""))
-            self.message_user(request, f"Stopped: {rollout}. The active version serves every e-mail.", messages.SUCCESS)
+            self.message_user(request, gettext("Stopped: %(rollout)s. The active version serves every e-mail.") % {
+                "rollout": rollout}, messages.SUCCESS)
         except ReleaseRefused as exc:
-            self.message_user(request, f"Nothing changed: {exc}", messages.ERROR)
+            self.message_user(request, gettext("Nothing changed: %(reason)s") % {"reason": exc}, messages.ERROR)
         return self._back_to(rollout)
 
     def promote_view(self, request, object_id):
@@ -103,9 +107,10 @@ class PromptRolloutAdmin(admin.ModelAdmin):
             )
         try:
             rollout_promote(rollout=rollout, promoted_by=request.user.get_username())
-            self.message_user(request, f"Promoted: {rollout.candidate} is now active.", messages.SUCCESS)
+            self.message_user(request, gettext("Promoted: %(version)s is now active.") % {"version": rollout.candidate},
+                              messages.SUCCESS)
         except (ActivationBlocked, ReleaseRefused) as exc:
-            self.message_user(request, f"Nothing changed: {exc}", messages.ERROR)
+            self.message_user(request, gettext("Nothing changed: %(reason)s") % {"reason": exc}, messages.ERROR)
         return self._back_to(rollout)
 
     def _rollout_to_act_on(self, request, object_id):

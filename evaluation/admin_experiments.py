@@ -1,5 +1,6 @@
 """Admin of evaluation sets and experiments: the sets and their cases (read-only), starting a run with its cost
-estimate and budget, a run's figures and cases, cancelling it, and the comparison of two runs.
+estimate and budget, comparing a version with the active one in one step, a run's figures and cases, cancelling
+it, and the comparison of two runs (with their progress while they run).
 
 Viewing needs the models' view permissions; starting a run `evaluation.add_experimentrun`, cancelling one
 `evaluation.change_experimentrun`. Every write goes through evaluation.services.
@@ -9,24 +10,30 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from config.formatting import format_money, format_number, format_percent
 from evaluation import selectors, services
 from evaluation.errors import EvaluationError
+from evaluation.estimates import cost_estimate
 from evaluation.figures import field_accuracy
 from evaluation.models import EvaluationCase, EvaluationSet, ExperimentCaseResult, ExperimentRun
 from extraction.answering import PROMPT_KEYS
-from extraction.models import IncomingEmail
+from extraction.models import EmailReview
 from prompts.models import PromptTemplate
 
 START_PERMISSION = "evaluation.add_experimentrun"
 CANCEL_PERMISSION = "evaluation.change_experimentrun"
+# While a compared run is still going, the compare page reloads itself this often (seconds).
+PROGRESS_REFRESH_SECONDS = 5
 
 
 def _pipeline_versions():
@@ -34,6 +41,14 @@ def _pipeline_versions():
     for task_type, name in PROMPT_KEYS:
         keys |= PromptTemplate.objects.filter(task_type=task_type, name=name)
     return keys.order_by("task_type", "name", "-version")
+
+
+def field_label(name):
+    """A scored field's name as the review form shows it ("intent", "total_claim" -> their verbose names)."""
+    try:
+        return EmailReview._meta.get_field(name).verbose_name
+    except FieldDoesNotExist:
+        return name
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -52,7 +67,7 @@ class EvaluationCaseInline(ReadOnlyInline):
     model = EvaluationCase
     fields = readonly_fields = ("email_link", "expected_intent", "review_revision", "imported", "added_by", "added_at")
 
-    @admin.display(description="E-mail")
+    @admin.display(description=_("E-mail"))
     def email_link(self, case):
         url = reverse("admin:extraction_incomingemail_change", args=[case.email_id])
         return format_html('<a href="{}">#{} {}</a>', url, case.email_id, case.email.subject[:60])
@@ -74,45 +89,92 @@ class EvaluationSetAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(case_count=Count("cases"))
 
-    @admin.display(description="Cases", ordering="case_count")
+    @admin.display(description=_("Cases"), ordering="case_count")
     def case_count(self, obj):
         return obj.case_count
 
-    @admin.display(description="Experiments")
+    @admin.display(description=_("Experiments"))
     def start_link(self, obj):
         url = reverse("admin:evaluation_experimentrun_start")
-        return format_html('<a class="button" href="{}?set={}">Run a version on this set</a>', url, obj.pk)
+        label = gettext("Run a version on this set")
+        return format_html('<a class="button" href="{}?set={}">{}</a>', url, obj.pk, label)
 
 
 class CaseResultInline(ReadOnlyInline):
     model = ExperimentCaseResult
-    fields = readonly_fields = ("case_link", "outcome", "score", "cost_usd", "latency_ms", "error", "skip_reason")
+    fields = readonly_fields = ("case_link", "outcome", "score", "cost", "latency_ms", "error", "skip_reason")
     ordering = ("pk",)
 
-    @admin.display(description="Case")
+    @admin.display(description=_("Case"))
     def case_link(self, result):
         url = reverse("admin:extraction_incomingemail_change", args=[result.case.email_id])
-        return format_html('<a href="{}">e-mail #{}</a>', url, result.case.email_id)
+        return format_html('<a href="{}">{}</a>', url, gettext("e-mail #%(id)s") % {"id": result.case.email_id})
 
-    @admin.display(description="Right")
+    @admin.display(description=_("Right"))
     def score(self, result):
-        return f"{result.fields_correct} of {result.fields_checked}" if result.fields_checked else "–"
+        if not result.fields_checked:
+            return "–"
+        return gettext("%(right)s of %(checked)s") % {"right": result.fields_correct, "checked": result.fields_checked}
+
+    @admin.display(description=_("Cost (USD)"))
+    def cost(self, result):
+        return format_money(result.cost_usd, "USD", 6)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("case")
 
 
+def _budget_field(help_text):
+    return forms.DecimalField(
+        label=_("Budget (USD)"), required=False, min_value=Decimal("0.000001"), max_digits=12, decimal_places=6,
+        help_text=help_text,
+    )
+
+
 class StartForm(forms.Form):
-    evaluation_set = forms.ModelChoiceField(EvaluationSet.objects.all(), label="Evaluation set")
-    template = forms.ModelChoiceField(_pipeline_versions(), label="Prompt version")
-    max_cost_usd = forms.DecimalField(
-        label="Budget (USD)", required=False, min_value=Decimal("0.000001"), max_digits=12, decimal_places=6,
-        help_text="The run stops once its calls cost this much; the remaining cases are skipped. Empty: no budget.",
+    evaluation_set = forms.ModelChoiceField(EvaluationSet.objects.all(), label=_("Evaluation set"))
+    template = forms.ModelChoiceField(_pipeline_versions(), label=_("Prompt version"))
+    max_cost_usd = _budget_field(
+        _("The run stops once its calls cost this much; the remaining cases are skipped. Empty: no budget.")
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = _pipeline_versions()
+
+
+class CompareForm(forms.Form):
+    evaluation_set = forms.ModelChoiceField(EvaluationSet.objects.all(), label=_("Evaluation set"))
+    max_cost_usd = _budget_field(
+        _("Each run started stops once its calls cost this much; its remaining cases are skipped. Empty: no budget.")
+    )
+
+
+# The figures of the compare page: (key of the summary, label, how it is shown).
+COMPARED_FIGURES = (
+    ("accuracy", _("Accuracy"), "ratio"),
+    ("exact_rate", _("Exact cases"), "ratio"),
+    ("intent_accuracy", _("Intent accuracy"), "ratio"),
+    ("cost_usd", _("Cost"), "usd"),
+    ("p95_latency_ms", _("p95 latency"), "ms"),
+    ("errors", _("Errors"), "count"),
+)
+
+
+def shown(value, kind, *, change=False):
+    """A figure as the operator reads it; a change of a ratio in percentage points, signed."""
+    if value is None:
+        return "–"
+    sign = "+" if change and value > 0 else ""
+    if kind == "ratio" and change:
+        return gettext("%(points)s points") % {"points": sign + format_number(value * 100, 1)}
+    if kind == "ratio":
+        return format_percent(value)
+    if kind == "usd":
+        return sign + format_money(value, "USD", 6)
+    if kind == "ms":
+        return gettext("%(ms)s ms") % {"ms": sign + format_number(value, 0)}
+    return sign + format_number(value)
 
 
 @admin.register(ExperimentRun)
@@ -137,14 +199,13 @@ class ExperimentRunAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Accuracy")
+    @admin.display(description=_("Accuracy"))
     def accuracy(self, run):
-        value = run.figures.get("accuracy") if run.figures else None
-        return f"{value:.1%}" if value is not None else "–"
+        return format_percent(run.figures.get("accuracy") if run.figures else None)
 
-    @admin.display(description="Cost (USD)")
+    @admin.display(description=_("Cost (USD)"))
     def cost(self, run):
-        return run.figures.get("cost_usd", "–") if run.figures else "–"
+        return format_money(run.figures.get("cost_usd") if run.figures else None, "USD", 6)
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -169,7 +230,8 @@ class ExperimentRunAdmin(admin.ModelAdmin):
                 if active is not None and active.pk != run.template_id else None
             )
             extra_context.update(
-                summary=run.summary(), fields=field_accuracy(run), baseline=baseline,
+                summary=run.summary(), baseline=baseline,
+                fields=[(field_label(name), value) for name, value in field_accuracy(run).items()],
                 may_cancel=not run.ended and request.user.has_perm(CANCEL_PERMISSION),
             )
         return super().change_view(request, object_id, form_url, extra_context)
@@ -183,15 +245,9 @@ class ExperimentRunAdmin(admin.ModelAdmin):
                                         "template": request.GET.get("template")})
         estimate = None
         if data is not None and form.is_valid():
-            estimate = services.experiment_estimate(
+            estimate = cost_estimate(
                 evaluation_set=form.cleaned_data["evaluation_set"], template=form.cleaned_data["template"]
             )
-            if request.method == "POST" and "compare" in request.POST:
-                chosen = form.cleaned_data
-                return self._compare_with_active(
-                    request, candidate=chosen["template"], evaluation_set=chosen["evaluation_set"],
-                    max_cost_usd=chosen["max_cost_usd"],
-                )
             if request.method == "POST" and "start" in request.POST:
                 try:
                     run = services.experiment_start(
@@ -201,37 +257,84 @@ class ExperimentRunAdmin(admin.ModelAdmin):
                 except EvaluationError as exc:
                     form.add_error(None, str(exc))
                 else:
-                    self.message_user(request, f"Started: {run}. It runs on the worker.", messages.SUCCESS)
+                    self.message_user(request, gettext("Started: %(run)s. It runs on the worker.") % {"run": run},
+                                      messages.SUCCESS)
                     return HttpResponseRedirect(reverse("admin:evaluation_experimentrun_change", args=[run.pk]))
         context = {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": "Run a prompt version on a set",
-            "form": form, "estimate": estimate, "estimated": data is not None and form.is_valid(),
+            **self.admin_site.each_context(request), "opts": self.opts,
+            "title": gettext("Run a prompt version on a set"),
+            "form": form, "estimate": estimate and estimate.cost_usd, "estimate_basis": estimate and estimate.basis,
+            "estimated": estimate is not None,
         }
         return TemplateResponse(request, "admin/evaluation/experimentrun/start.html", context)
 
     def compare_with_active_view(self, request, template_id):
-        """One click: run the version and the active one on a set (each only if it has no run there yet), then
-        show them side by side."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """One step: choose the set (preselected when there is only one) and the budget, see what each of the
+        two runs will cost, and one click starts whichever of them has no run on the set yet, then shows the
+        comparison (with the runs' progress)."""
         if not request.user.has_perm(START_PERMISSION):
             raise PermissionDenied
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
         candidate = get_object_or_404(PromptTemplate, pk=template_id)
-        evaluation_set = get_object_or_404(EvaluationSet, pk=request.POST.get("set"))
-        return self._compare_with_active(request, candidate=candidate, evaluation_set=evaluation_set)
+        sets = EvaluationSet.objects.all()
+        only = sets.first() if sets.count() == 1 else None
+        chosen = request.GET.get("set") or (only and only.pk)
+        form = CompareForm(request.POST if request.method == "POST" else None, initial={"evaluation_set": chosen})
+        evaluation_set = max_cost_usd = None
+        if form.is_bound and form.is_valid():
+            evaluation_set, max_cost_usd = form.cleaned_data["evaluation_set"], form.cleaned_data["max_cost_usd"]
+        elif not form.is_bound and chosen:
+            evaluation_set = EvaluationSet.objects.filter(pk=chosen).first()
+        if evaluation_set is not None and request.method == "POST" and "compare" in request.POST:
+            try:
+                runs = services.experiment_compare_with_active(
+                    evaluation_set=evaluation_set, candidate=candidate, started_by=request.user,
+                    max_cost_usd=max_cost_usd,
+                )
+            except EvaluationError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return HttpResponseRedirect(reverse(
+                    "admin:evaluation_experimentrun_compare", args=[runs["baseline"].pk, runs["candidate"].pk]
+                ))
+        active = PromptTemplate.objects.filter(
+            task_type=candidate.task_type, name=candidate.name, is_active=True
+        ).first()
+        problem = ""
+        if active is None:
+            problem = gettext("%(key)s has no active version to compare with.") % {"key": candidate.key}
+        elif active.pk == candidate.pk:
+            problem = gettext(
+                "%(version)s is the active version; open another version to compare it with this one."
+            ) % {"version": candidate}
+        plan = self._comparison_plan(
+            evaluation_set, active=active, candidate=candidate, max_cost_usd=max_cost_usd
+        ) if evaluation_set else None
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts,
+            "title": gettext("Compare %(version)s with the active version") % {"version": candidate},
+            "form": form, "candidate": candidate, "active": active, "problem": problem, "plan": plan,
+            "sets_exist": sets.exists(),
+        }
+        return TemplateResponse(request, "admin/evaluation/experimentrun/compare_with_active.html", context)
 
-    def _compare_with_active(self, request, *, candidate, evaluation_set, max_cost_usd=None):
-        try:
-            runs = services.experiment_compare_with_active(
-                evaluation_set=evaluation_set, candidate=candidate, started_by=request.user,
-                max_cost_usd=max_cost_usd,
-            )
-        except EvaluationError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:evaluation_experimentrun_start") + f"?template={candidate.pk}")
-        return HttpResponseRedirect(
-            reverse("admin:evaluation_experimentrun_compare", args=[runs["baseline"].pk, runs["candidate"].pk])
-        )
+    def _comparison_plan(self, evaluation_set, *, active, candidate, max_cost_usd=None):
+        """For each of the two versions: the run the comparison will use, or the estimate of the one it starts
+        (and whether it is over the budget); the estimated total of the new runs (None when one of them cannot
+        be estimated)."""
+        rows, total = [], Decimal("0")
+        for role, version in ((gettext("Active version"), active), (gettext("Candidate"), candidate)):
+            if version is None:
+                continue
+            run = selectors.comparable_run(template=version, evaluation_set=evaluation_set)
+            estimate = None if run else cost_estimate(evaluation_set=evaluation_set, template=version)
+            if estimate is not None:
+                total = None if total is None or estimate.cost_usd is None else total + estimate.cost_usd
+            over_budget = bool(max_cost_usd and estimate and estimate.cost_usd and estimate.cost_usd > max_cost_usd)
+            rows.append({"role": role, "version": version, "run": run, "estimate": estimate,
+                         "over_budget": over_budget})
+        return {"rows": rows, "total": total, "new_runs": sum(1 for row in rows if row["run"] is None)}
 
     def cancel_view(self, request, run_id):
         if request.method != "POST":
@@ -241,7 +344,8 @@ class ExperimentRunAdmin(admin.ModelAdmin):
         run = get_object_or_404(ExperimentRun, pk=run_id)
         try:
             services.experiment_cancel(run=run, cancelled_by=request.user)
-            self.message_user(request, f"Cancelled: {run}. Its remaining cases are skipped.", messages.SUCCESS)
+            self.message_user(request, gettext("Cancelled: %(run)s. Its remaining cases are skipped.") % {"run": run},
+                              messages.SUCCESS)
         except EvaluationError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         return HttpResponseRedirect(reverse("admin:evaluation_experimentrun_change", args=[run.pk]))
@@ -259,70 +363,32 @@ class ExperimentRunAdmin(admin.ModelAdmin):
         changed = EvaluationCase.objects.filter(pk__in=comparison["changes"]).select_related("email")
         cases = {case.pk: case for case in changed}
         listed = [
-            (title, [(cases[case_id], comparison["changes"][case_id]) for case_id in comparison[key]])
-            for title, key in (("Got worse", "regressions"), ("Got better", "improvements"))
+            (title, [(cases[case_id], [(field_label(name), change) for name, change in
+                                       comparison["changes"][case_id].items()])
+                     for case_id in comparison[key]])
+            for title, key in ((gettext("Got worse"), "regressions"), (gettext("Got better"), "improvements"))
+        ]
+        progress = [
+            {"run": run, "role": role, "done": summary["cases"] - summary["pending"], "cases": summary["cases"]}
+            for run, role, summary in ((candidate, gettext("Candidate"), comparison["candidate"]),
+                                       (baseline, gettext("Baseline"), comparison["baseline"]))
+            if not run.ended
         ]
         context = {
             **self.admin_site.each_context(request), "opts": self.opts,
-            "title": f"v{candidate.template.version} beside v{baseline.template.version} on {candidate.evaluation_set}",
+            "title": gettext("v%(candidate)s beside v%(baseline)s on %(set)s") % {
+                "candidate": candidate.template.version, "baseline": baseline.template.version,
+                "set": candidate.evaluation_set},
             "baseline": baseline, "candidate": candidate, "comparison": comparison, "listed": listed,
-            "figures": [(name, comparison["baseline"][name], comparison["candidate"][name], comparison["deltas"][name])
-                        for name in comparison["deltas"]],
+            "progress": progress, "refresh_seconds": PROGRESS_REFRESH_SECONDS if progress else None,
+            "figures": [
+                (label, shown(comparison["baseline"][key], kind), shown(comparison["candidate"][key], kind),
+                 shown(comparison["deltas"][key], kind, change=True))
+                for key, label, kind in COMPARED_FIGURES
+            ],
+            "fields": [
+                (field_label(name), field["baseline"], field["candidate"], shown(field["delta"], "ratio", change=True))
+                for name, field in comparison["fields"].items()
+            ],
         }
         return TemplateResponse(request, "admin/evaluation/experimentrun/compare.html", context)
-
-
-# "Add to evaluation set…" on the e-mail list ----------------------------------------------------------
-
-class AddToSetForm(forms.Form):
-    existing = forms.ModelChoiceField(
-        EvaluationSet.objects.all(), required=False, label="Add to the set", empty_label="(a new set)"
-    )
-    name = forms.CharField(required=False, max_length=200, label="or create a set named")
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("existing") and not (data.get("name") or "").strip():
-            raise forms.ValidationError("Choose a set or name a new one.")
-        return data
-
-
-@admin.action(description="Add to evaluation set…", permissions=["build_evaluation_sets"])
-def add_to_evaluation_set(modeladmin, request, queryset):
-    """An intermediate page (set or new name), then the service; unreviewed e-mails are refused by name."""
-    form = AddToSetForm(request.POST if "apply" in request.POST else None)
-    if form.is_bound and form.is_valid():
-        try:
-            if form.cleaned_data["existing"]:
-                evaluation_set = form.cleaned_data["existing"]
-                added = len(services.evaluation_set_add(
-                    evaluation_set=evaluation_set, emails=list(queryset), added_by=request.user
-                ))
-            else:
-                evaluation_set = services.evaluation_set_create(
-                    name=form.cleaned_data["name"], emails=list(queryset), created_by=request.user
-                )
-                added = evaluation_set.cases.count()
-        except EvaluationError as exc:
-            modeladmin.message_user(request, f"Nothing added: {exc}", messages.ERROR)
-            return None
-        modeladmin.message_user(request, f"{added} e-mail(s) added to {evaluation_set}.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:evaluation_evaluationset_change", args=[evaluation_set.pk]))
-    context = {
-        **modeladmin.admin_site.each_context(request), "opts": modeladmin.opts, "title": "Add to an evaluation set",
-        "form": form, "emails": queryset, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/evaluation/add_to_set.html", context)
-
-
-def _extend_email_admin(site):
-    """The e-mail list (extraction's admin) gets the action here: extraction must not know about evaluation."""
-    email_admin = site.get_model_admin(IncomingEmail)
-    email_admin.actions = [*(email_admin.actions or ()), add_to_evaluation_set]
-    email_admin.has_build_evaluation_sets_permission = (
-        lambda request: request.user.has_perm("evaluation.add_evaluationset")
-        and request.user.has_perm("evaluation.add_evaluationcase")
-    )
-
-
-_extend_email_admin(admin.site)

@@ -1,5 +1,6 @@
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class EvaluationConfig(AppConfig):
@@ -7,7 +8,7 @@ class EvaluationConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "evaluation"
-    verbose_name = "Evaluation"
+    verbose_name = _("Evaluation")
 
     def ready(self):
         from evaluation import checks  # noqa: F401 - registers the system check

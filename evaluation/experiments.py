@@ -25,19 +25,19 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Avg, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_q.conf import Conf
 from django_q.exceptions import TimeoutException
 
-from evaluation import expected, figures
+from evaluation import estimates, expected, figures, selectors
 from evaluation.errors import EvaluationError
 from evaluation.models import ExperimentCaseResult, ExperimentRun
 from extraction import answering, llm, pricing, queueing
 from extraction.models import FACT_BEARING_INTENTS
 from metrics.aggregates import ExactDecimalSum
-from metrics.models import PromptPerformanceMetrics
 from prompts.models import PromptTemplate
 
 logger = logging.getLogger(__name__)
@@ -54,30 +54,27 @@ def _username(user):
 
 
 def experiment_estimate(*, evaluation_set, template):
-    """Estimated cost in USD of running `template` over `evaluation_set`: its recorded average cost per call
-    (else that of its prompt's other versions) times the cases; None when no call was ever recorded."""
-    calls = PromptPerformanceMetrics.objects.filter(success=True)
-    average = calls.filter(prompt_version=template).aggregate(cost=Avg("cost_usd"))["cost"]
-    if average is None:
-        average = calls.filter(
-            prompt_version__task_type=template.task_type, prompt_version__name=template.name
-        ).aggregate(cost=Avg("cost_usd"))["cost"]
-    if average is None:
-        return None
-    return (Decimal(average) * evaluation_set.cases.count()).quantize(Decimal("0.00000001"))
+    """Estimated cost in USD of running `template` over `evaluation_set` (None when it cannot be estimated);
+    evaluation.estimates.cost_estimate says how it was reached."""
+    return estimates.cost_estimate(evaluation_set=evaluation_set, template=template).cost_usd
 
 
 def experiment_start(*, evaluation_set, template, started_by, max_cost_usd=None):
     """Queue a run of `template` over `evaluation_set` (run inline when Q_SYNC); returns the ExperimentRun."""
     key = (template.task_type, template.name)
     if key not in answering.PROMPT_KEYS:
-        raise EvaluationError(f"{template} is not one of the pipeline's prompts, so it cannot be run over a set.")
+        raise EvaluationError(
+            gettext("%(version)s is not one of the pipeline's prompts, so it cannot be run over a set.")
+            % {"version": template}
+        )
     if max_cost_usd is not None and Decimal(max_cost_usd) <= 0:
-        raise EvaluationError("The budget (max_cost_usd) must be more than 0, or empty for no budget.")
+        raise EvaluationError(gettext("The budget must be more than 0, or empty for no budget."))
     with transaction.atomic():
         cases = list(evaluation_set.cases.values_list("pk", flat=True))
         if not cases:
-            raise EvaluationError(f"The evaluation set {evaluation_set} has no cases yet.")
+            raise EvaluationError(
+                gettext("The evaluation set %(set)s has no cases yet.") % {"set": evaluation_set}
+            )
         run = ExperimentRun.objects.create(
             evaluation_set=evaluation_set, template=template, started_by=_username(started_by),
             max_cost_usd=max_cost_usd,
@@ -101,12 +98,13 @@ def experiment_cancel(*, run, cancelled_by):
     who = _username(cancelled_by)
     with transaction.atomic():
         changed = ExperimentRun.objects.filter(pk=run.pk, status__in=LIVE).update(
-            status=Status.CANCELLED, stop_reason=f"cancelled by {who}"
+            status=Status.CANCELLED, stop_reason=gettext("cancelled by %(user)s") % {"user": who}
         )
         if not changed:
             run.refresh_from_db()
-            raise EvaluationError(f"{run} has already ended ({run.get_status_display()}); nothing to cancel.")
-        _skip_pending(run, reason=f"the run was cancelled by {who}")
+            raise EvaluationError(gettext("%(run)s has already ended (%(status)s); nothing to cancel.") % {
+                "run": run, "status": run.get_status_display()})
+        _skip_pending(run, reason=gettext("the run was cancelled by %(user)s") % {"user": who})
         run.refresh_from_db()
         _keep_figures(run)
     return run
@@ -402,7 +400,8 @@ def _skip_pending(run, *, reason):
 
 
 def _stop_for_budget(run, budget):
-    reason = f"the budget of ${run.max_cost_usd} was reached (${budget.spent:.6f} spent)"
+    reason = gettext("the budget of %(budget)s was reached (%(spent)s spent)") % {
+        "budget": f"${run.max_cost_usd}", "spent": f"${budget.spent:.6f}"}
     with transaction.atomic():
         ExperimentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(stop_reason=reason)
         _skip_pending(run, reason=reason)
@@ -426,7 +425,7 @@ def _fail(run, *, reason):
     ExperimentRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(
         status=Status.FAILED, error=reason, finished_at=Now()
     )
-    _skip_pending(run, reason=f"the run failed: {reason}")
+    _skip_pending(run, reason=gettext("the run failed: %(reason)s") % {"reason": reason})
     run.refresh_from_db()
     _keep_figures(run)
     return run
@@ -443,15 +442,16 @@ def experiment_compare_with_active(*, evaluation_set, candidate, started_by, max
     (finished or still going), starting whichever of the two has none."""
     active = PromptTemplate.objects.filter(task_type=candidate.task_type, name=candidate.name, is_active=True).first()
     if active is None:
-        raise EvaluationError(f"{candidate.task_type}.{candidate.name} has no active version to compare with.")
+        raise EvaluationError(
+            gettext("%(key)s has no active version to compare with.") % {"key": candidate.key}
+        )
     if active.pk == candidate.pk:
-        raise EvaluationError(f"{candidate} is the active version; choose another version to compare with it.")
+        raise EvaluationError(gettext(
+            "%(version)s is the active version; open another version to compare it with this one."
+        ) % {"version": candidate})
     runs = {}
     for role, template in (("baseline", active), ("candidate", candidate)):
-        usable = ExperimentRun.objects.filter(
-            template=template, evaluation_set=evaluation_set, status__in=(*LIVE, Status.FINISHED)
-        ).order_by("-created_at", "-pk").first()
-        runs[role] = usable or experiment_start(
+        runs[role] = selectors.comparable_run(template=template, evaluation_set=evaluation_set) or experiment_start(
             evaluation_set=evaluation_set, template=template, started_by=started_by, max_cost_usd=max_cost_usd
         )
     return runs

@@ -8,6 +8,11 @@ scored cases and an accuracy no more than `max_regression_points` percentage poi
 version's latest finished run on the same set. Its note in the audit names the runs that passed.
 """
 
+from decimal import Decimal
+
+from django.utils.translation import gettext
+
+from config.formatting import format_number, format_percent
 from evaluation.models import EvaluationSet
 from evaluation.selectors import latest_finished_run
 from extraction.answering import PROMPT_KEYS
@@ -27,35 +32,42 @@ class ExperimentGateValidator:
             return None  # no experiment can measure it
         evaluation_set = EvaluationSet.objects.filter(name=self.set_name).first()
         if evaluation_set is None:
-            raise ActivationBlocked(
-                f"The gate needs an experiment on the evaluation set {self.set_name!r}, which does not exist."
-            )
+            raise ActivationBlocked(gettext(
+                "The gate needs an experiment on the evaluation set “%(set)s”, which does not exist."
+            ) % {"set": self.set_name})
         run = latest_finished_run(template=template, evaluation_set=evaluation_set)
         if run is None:
-            raise ActivationBlocked(
-                f"{template} has no finished experiment on {evaluation_set}: run it (\"compare with active\") first."
-            )
+            raise ActivationBlocked(gettext(
+                "%(version)s has no finished experiment on %(set)s: run it (“compare with active”) first."
+            ) % {"version": template, "set": evaluation_set})
         figures = run.summary()
         if figures["scored"] < self.min_cases or figures["accuracy"] is None:
-            raise ActivationBlocked(
-                f"Experiment run #{run.pk} of {template} scored {figures['scored']} cases on {evaluation_set}; "
-                f"the gate needs at least {self.min_cases}."
-            )
-        passed = f"experiment run #{run.pk} on {evaluation_set}: accuracy {figures['accuracy']:.1%} over " \
-                 f"{figures['scored']} cases"
+            raise ActivationBlocked(gettext(
+                "Experiment run #%(run)s of %(version)s scored %(scored)s cases on %(set)s; "
+                "the gate needs at least %(min_cases)s."
+            ) % {"run": run.pk, "version": template, "scored": figures["scored"], "set": evaluation_set,
+                 "min_cases": self.min_cases})
+        values = {"run": run.pk, "set": evaluation_set, "accuracy": format_percent(figures["accuracy"]),
+                  "scored": figures["scored"], "version": template}
         if active is None:
-            return passed
+            return gettext("experiment run #%(run)s on %(set)s: accuracy %(accuracy)s over %(scored)s cases") % values
         baseline = latest_finished_run(template=active, evaluation_set=evaluation_set)
         if baseline is None or baseline.summary()["accuracy"] is None:
-            raise ActivationBlocked(
-                f"The active {active} has no finished experiment on {evaluation_set} to compare with: "
-                "run \"compare with active\" first."
-            )
+            raise ActivationBlocked(gettext(
+                "The active %(version)s has no finished experiment on %(set)s to compare with: "
+                "run “compare with active” first."
+            ) % {"version": active, "set": evaluation_set})
         points = (figures["accuracy"] - baseline.summary()["accuracy"]) * 100
-        against = f"{baseline.summary()['accuracy']:.1%} of the active v{active.version} (run #{baseline.pk})"
+        values.update(baseline_accuracy=format_percent(baseline.summary()["accuracy"]), active=active.version,
+                      baseline_run=baseline.pk, points=format_number(-points, 1),
+                      allowed=format_number(Decimal(f"{self.max_regression_points:g}")))
         if points < -self.max_regression_points:
-            raise ActivationBlocked(
-                f"{template} answers worse than the active version on {evaluation_set}: {passed} against "
-                f"{against}, {-points:.1f} points lower (the gate allows {self.max_regression_points:g})."
-            )
-        return f"{passed}, against {against}"
+            raise ActivationBlocked(gettext(
+                "%(version)s answers worse than the active version on %(set)s: experiment run #%(run)s: accuracy "
+                "%(accuracy)s over %(scored)s cases against %(baseline_accuracy)s of the active v%(active)s "
+                "(run #%(baseline_run)s), %(points)s points lower (the gate allows %(allowed)s)."
+            ) % values)
+        return gettext(
+            "experiment run #%(run)s on %(set)s: accuracy %(accuracy)s over %(scored)s cases, against "
+            "%(baseline_accuracy)s of the active v%(active)s (run #%(baseline_run)s)"
+        ) % values

@@ -6,6 +6,8 @@ The canary monitor of this app keeps its state on prompts.PromptRollout; these m
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from evaluation import expected
 from extraction.models import Intent
@@ -14,13 +16,15 @@ from extraction.models import Intent
 class EvaluationSet(models.Model):
     """A named set of reviewed e-mails that prompt versions are measured on."""
 
-    name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
-    created_by = models.CharField(max_length=150)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    created_by = models.CharField(_("created by"), max_length=150)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("evaluation set")
+        verbose_name_plural = _("evaluation sets")
 
     def __str__(self):
         return self.name
@@ -33,33 +37,40 @@ class EvaluationCase(models.Model):
     change the meaning of a past (or future) run of this set.
     """
 
-    evaluation_set = models.ForeignKey(EvaluationSet, on_delete=models.CASCADE, related_name="cases")
+    evaluation_set = models.ForeignKey(
+        EvaluationSet, on_delete=models.CASCADE, related_name="cases", verbose_name=_("evaluation set")
+    )
     email = models.ForeignKey(
         "extraction.IncomingEmail", on_delete=models.PROTECT, related_name="evaluation_cases",
-        help_text="An e-mail cannot be deleted while a case refers to it.",
+        verbose_name=_("e-mail"), help_text=_("An e-mail cannot be deleted while a case refers to it."),
     )
-    expected_intent = models.CharField(max_length=40, choices=Intent.choices)
+    expected_intent = models.CharField(_("expected intent"), max_length=40, choices=Intent.choices)
     expected_facts = models.JSONField(
-        default=dict, blank=True,
-        help_text="The nine facts as reviewed (amounts as strings like \"1234.56\", dates as YYYY-MM-DD).",
+        _("expected facts"), default=dict, blank=True,
+        help_text=_("The nine facts as reviewed (amounts as strings like \"1234.56\", dates as YYYY-MM-DD)."),
     )
     review_revision = models.PositiveIntegerField(
-        null=True, blank=True, help_text="The review's revision the snapshot was taken from (empty: imported)."
+        _("review revision"), null=True, blank=True,
+        help_text=_("The review's revision the snapshot was taken from (empty: imported)."),
     )
     imported = models.BooleanField(
-        default=False, help_text="The expected values came from an imported set, not from a review here."
+        _("imported"), default=False,
+        help_text=_("The expected values came from an imported set, not from a review here."),
     )
-    added_by = models.CharField(max_length=150)
-    added_at = models.DateTimeField(default=timezone.now, editable=False)
+    added_by = models.CharField(_("added by"), max_length=150)
+    added_at = models.DateTimeField(_("added at"), default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["evaluation_set", "id"]
+        verbose_name = _("evaluation case")
+        verbose_name_plural = _("evaluation cases")
         constraints = [
             models.UniqueConstraint(fields=["evaluation_set", "email"], name="evaluation_case_once_per_set"),
         ]
 
     def __str__(self):
-        return f"case {self.pk} ({self.email_id}) of {self.evaluation_set}"
+        return gettext("case %(pk)s (e-mail %(email)s) of %(set)s") % {
+            "pk": self.pk, "email": self.email_id, "set": self.evaluation_set}
 
     def expected_values(self):
         """The expected intent and facts as Python values (Decimal, date, bool, str, None)."""
@@ -70,33 +81,47 @@ class ExperimentRun(models.Model):
     """One prompt version run over one evaluation set, on the worker; its per-case results are its rows."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        FINISHED = "finished", "Finished"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        FINISHED = "finished", _("Finished")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
-    evaluation_set = models.ForeignKey(EvaluationSet, on_delete=models.PROTECT, related_name="runs")
-    template = models.ForeignKey("prompts.PromptTemplate", on_delete=models.PROTECT, related_name="experiment_runs")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    started_by = models.CharField(max_length=150)
-    max_cost_usd = models.DecimalField(
-        max_digits=14, decimal_places=8, null=True, blank=True,
-        help_text="The run stops once its calls cost this much; the cases not yet run are skipped.",
+    evaluation_set = models.ForeignKey(
+        EvaluationSet, on_delete=models.PROTECT, related_name="runs", verbose_name=_("evaluation set")
     )
-    estimated_cost_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
-    stop_reason = models.TextField(blank=True, help_text="Why the run stopped before its last case, when it did.")
-    error = models.TextField(blank=True, help_text="Why the run failed, when it did.")
-    figures = models.JSONField(default=dict, blank=True, help_text="The summary, kept when the run ended.")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    template = models.ForeignKey(
+        "prompts.PromptTemplate", on_delete=models.PROTECT, related_name="experiment_runs",
+        verbose_name=_("prompt version"),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    started_by = models.CharField(_("started by"), max_length=150)
+    max_cost_usd = models.DecimalField(
+        _("budget (USD)"), max_digits=14, decimal_places=8, null=True, blank=True,
+        help_text=_("The run stops once its calls cost this much; the cases not yet run are skipped."),
+    )
+    estimated_cost_usd = models.DecimalField(
+        _("estimated cost (USD)"), max_digits=14, decimal_places=8, null=True, blank=True
+    )
+    stop_reason = models.TextField(
+        _("stop reason"), blank=True, help_text=_("Why the run stopped before its last case, when it did.")
+    )
+    error = models.TextField(_("error"), blank=True, help_text=_("Why the run failed, when it did."))
+    figures = models.JSONField(
+        _("figures"), default=dict, blank=True, help_text=_("The summary, kept when the run ended.")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(
-        null=True, blank=True, help_text="Last sign of life of the worker running it (a stale one is resumed)."
+        _("heartbeat at"), null=True, blank=True,
+        help_text=_("Last sign of life of the worker running it (a stale one is resumed)."),
     )
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("experiment run")
+        verbose_name_plural = _("experiment runs")
         indexes = [models.Index(fields=["template", "evaluation_set", "status"], name="experiment_run_lookup_idx")]
         constraints = [
             models.CheckConstraint(
@@ -105,7 +130,8 @@ class ExperimentRun(models.Model):
         ]
 
     def __str__(self):
-        return f"run {self.pk}: {self.template} on {self.evaluation_set}"
+        return gettext("run %(pk)s: %(version)s on %(set)s") % {
+            "pk": self.pk, "version": self.template, "set": self.evaluation_set}
 
     @property
     def ended(self):
@@ -128,31 +154,41 @@ class ExperimentCaseResult(models.Model):
     """
 
     class Outcome(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SCORED = "scored", "Scored"
-        NOT_APPLICABLE = "not_applicable", "Not applicable"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "pending", _("Pending")
+        SCORED = "scored", _("Scored")
+        NOT_APPLICABLE = "not_applicable", _("Not applicable")
+        SKIPPED = "skipped", _("Skipped")
 
-    run = models.ForeignKey(ExperimentRun, on_delete=models.CASCADE, related_name="results")
-    case = models.ForeignKey(EvaluationCase, on_delete=models.PROTECT, related_name="results")
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    claim_token = models.CharField(max_length=32, blank=True)
-    answered = models.JSONField(default=dict, blank=True, help_text="The version's answer, normalised (JSON).")
-    correct = models.JSONField(default=dict, blank=True, help_text="Per checked field: answered as expected.")
-    fields_checked = models.PositiveSmallIntegerField(default=0)
-    fields_correct = models.PositiveSmallIntegerField(default=0)
-    calls = models.PositiveSmallIntegerField(default=0)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
-    latency_ms = models.FloatField(null=True, blank=True, help_text="The case's calls, end to end.")
-    error = models.TextField(blank=True, help_text="Why an answer was unusable (it is scored as empty).")
-    skip_reason = models.TextField(blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(ExperimentRun, on_delete=models.CASCADE, related_name="results", verbose_name=_("run"))
+    case = models.ForeignKey(
+        EvaluationCase, on_delete=models.PROTECT, related_name="results", verbose_name=_("case")
+    )
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    claim_token = models.CharField(_("claim token"), max_length=32, blank=True)
+    answered = models.JSONField(
+        _("answered"), default=dict, blank=True, help_text=_("The version's answer, normalised (JSON).")
+    )
+    correct = models.JSONField(
+        _("correct"), default=dict, blank=True, help_text=_("Per checked field: answered as expected.")
+    )
+    fields_checked = models.PositiveSmallIntegerField(_("fields checked"), default=0)
+    fields_correct = models.PositiveSmallIntegerField(_("fields correct"), default=0)
+    calls = models.PositiveSmallIntegerField(_("calls"), default=0)
+    input_tokens = models.PositiveIntegerField(_("input tokens"), default=0)
+    output_tokens = models.PositiveIntegerField(_("output tokens"), default=0)
+    cost_usd = models.DecimalField(_("cost (USD)"), max_digits=14, decimal_places=8, default=0)
+    latency_ms = models.FloatField(
+        _("latency (ms)"), null=True, blank=True, help_text=_("The case's calls, end to end.")
+    )
+    error = models.TextField(_("error"), blank=True, help_text=_("Why an answer was unusable (it is scored as empty)."))
+    skip_reason = models.TextField(_("skip reason"), blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ["run", "case"]
+        verbose_name = _("experiment case result")
+        verbose_name_plural = _("experiment case results")
         indexes = [models.Index(fields=["run", "outcome"], name="experiment_result_outcome_idx")]
         constraints = [
             models.UniqueConstraint(fields=["run", "case"], name="experiment_result_once_per_case"),
@@ -161,7 +197,8 @@ class ExperimentCaseResult(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.case} in run {self.run_id}: {self.get_outcome_display()}"
+        return gettext("%(case)s in run %(run)s: %(outcome)s") % {
+            "case": self.case, "run": self.run_id, "outcome": self.get_outcome_display()}
 
     @property
     def exact(self):

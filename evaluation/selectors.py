@@ -11,7 +11,9 @@ from django.conf import settings
 from django.db.models import Count, FloatField, Q, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from config.formatting import format_number, format_percent
 from evaluation.figures import field_accuracy
 from evaluation.models import ExperimentCaseResult, ExperimentRun
 from evaluation.sequential import ArmFigures, EarlyWindow, RolloutRule, rollout_verdict, wilson_interval
@@ -67,8 +69,10 @@ def rollout_comparison(*, rollout, rule=None, until=None):
     )
     return {
         "arms": [
-            _arm_row("Baseline", rollout.baseline, baseline, 100 - rollout.percent, accuracy[rollout.baseline_id]),
-            _arm_row("Candidate", rollout.candidate, candidate, rollout.percent, accuracy[rollout.candidate_id]),
+            _arm_row("Baseline", gettext("Baseline"), rollout.baseline, baseline, 100 - rollout.percent,
+                     accuracy[rollout.baseline_id]),
+            _arm_row("Candidate", gettext("Candidate"), rollout.candidate, candidate, rollout.percent,
+                     accuracy[rollout.candidate_id]),
         ],
         "verdict": verdict,
         "rule": rule,
@@ -76,20 +80,23 @@ def rollout_comparison(*, rollout, rule=None, until=None):
     }
 
 
-def _arm_row(label, version, figures, percent, accuracy):
+def _arm_row(label, title, version, figures, percent, accuracy):
+    """`label` names the arm in the page's markup (class "arm-baseline"), `title` in the operator's language."""
     interval = wilson_interval(figures.failures, figures.calls)
     return {
         "accuracy": accuracy,
         "label": label,
+        "title": title,
         "version": version,
         "percent": percent,
         "calls": figures.calls,
         "failures": figures.failures,
         "failure_rate": figures.failure_rate,
         "failure_interval": interval,
-        "failure_text": "–" if interval is None else (
-            f"{figures.failure_rate:.1%} ({interval[0] * 100:.1f}–{interval[1] * 100:.1f} %)"
-        ),
+        "failure_text": "–" if interval is None else gettext("%(rate)s (%(low)s–%(high)s)") % {
+            "rate": format_percent(figures.failure_rate), "low": format_number(interval[0] * 100, 1),
+            "high": format_percent(interval[1]),
+        },
         "cost_per_call": figures.cost_per_call,
     }
 
@@ -136,6 +143,17 @@ def latest_finished_run(*, template, evaluation_set):
     )
 
 
+def comparable_run(*, template, evaluation_set):
+    """The latest run of `template` on `evaluation_set` that is finished or still going (a comparison can use
+    it rather than start another), or None."""
+    return (
+        ExperimentRun.objects.filter(
+            template=template, evaluation_set=evaluation_set,
+            status__in=(ExperimentRun.Status.QUEUED, ExperimentRun.Status.RUNNING, ExperimentRun.Status.FINISHED),
+        ).order_by("-created_at", "-pk").first()
+    )
+
+
 def experiment_compare(*, baseline, candidate):
     """A candidate run beside a baseline run of the same set.
 
@@ -146,7 +164,8 @@ def experiment_compare(*, baseline, candidate):
     opposite case (a case can do both); only cases both runs scored are compared.
     """
     if baseline.evaluation_set_id != candidate.evaluation_set_id:
-        raise ValueError(f"{baseline} and {candidate} ran on different evaluation sets; they cannot be compared.")
+        raise ValueError(gettext("%(baseline)s and %(candidate)s ran on different evaluation sets; they cannot be "
+                                 "compared.") % {"baseline": baseline, "candidate": candidate})
     scored = ExperimentCaseResult.Outcome.SCORED
     rows = {
         run.pk: {

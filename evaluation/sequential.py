@@ -35,6 +35,8 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext
+
 # The regressions the failure test is tuned for: the candidate failing 1.5 to 8 times as often.
 RISK_RATIOS = (1.5, 2.0, 3.0, 5.0, 8.0)
 # The cost test's mixing scale, relative to the baseline's mean cost per call.
@@ -175,28 +177,32 @@ def _decide(baseline, candidate, early, rule, failure_evidence, cost_evidence):
     early_rate = early.candidate_failures / early.candidate_calls if early.candidate_calls else 0.0
     early_baseline_rate = early.baseline_failures / early.baseline_calls if early.baseline_calls else 0.0
     if early.candidate_failures >= rule.early_failures and early_rate > early_baseline_rate:
-        return ROLL_BACK, EARLY_FAILURE, (
-            f"the candidate failed {early.candidate_failures} of its first {early.candidate_calls} calls "
-            f"(the baseline {early.baseline_failures} of {early.baseline_calls} over the same period)"
-        )
+        return ROLL_BACK, EARLY_FAILURE, gettext(
+            "the candidate failed %(failures)s of its first %(calls)s calls "
+            "(the baseline %(baseline_failures)s of %(baseline_calls)s over the same period)"
+        ) % {"failures": early.candidate_failures, "calls": early.candidate_calls,
+             "baseline_failures": early.baseline_failures, "baseline_calls": early.baseline_calls}
     if failure_evidence >= rule.threshold:
-        return ROLL_BACK, FAILURE_RATE, (
-            f"failure rate regression: candidate {_percent(candidate.failure_rate)} of {candidate.calls} calls, "
-            f"baseline {_percent(baseline.failure_rate)} of {baseline.calls} calls "
-            f"(likelihood ratio {failure_evidence:.0f} ≥ {rule.threshold:g})"
-        )
+        return ROLL_BACK, FAILURE_RATE, gettext(
+            "failure rate regression: candidate %(rate)s of %(calls)s calls, "
+            "baseline %(baseline_rate)s of %(baseline_calls)s calls "
+            "(likelihood ratio %(evidence)s ≥ %(threshold)s)"
+        ) % {"rate": _percent(candidate.failure_rate), "calls": candidate.calls,
+             "baseline_rate": _percent(baseline.failure_rate), "baseline_calls": baseline.calls,
+             "evidence": f"{failure_evidence:.0f}", "threshold": f"{rule.threshold:g}"}
     if cost_evidence is not None and cost_evidence >= rule.threshold:
-        return ROLL_BACK, COST, (
-            f"cost regression: candidate {_usd(candidate.cost_per_call)} per call, baseline "
-            f"{_usd(baseline.cost_per_call)} (more than {rule.cost_tolerance:.0%} dearer; likelihood ratio "
-            f"{cost_evidence:.0f} ≥ {rule.threshold:g})"
-        )
+        return ROLL_BACK, COST, gettext(
+            "cost regression: candidate %(cost)s per call, baseline %(baseline_cost)s "
+            "(more than %(tolerance)s dearer; likelihood ratio %(evidence)s ≥ %(threshold)s)"
+        ) % {"cost": _usd(candidate.cost_per_call), "baseline_cost": _usd(baseline.cost_per_call),
+             "tolerance": f"{rule.cost_tolerance:.0%}", "evidence": f"{cost_evidence:.0f}",
+             "threshold": f"{rule.threshold:g}"}
     if candidate.calls >= rule.promote_after_calls and baseline.calls >= COST_MIN_CALLS:
-        return PROMOTE, CALLS_REACHED, (
-            f"no regression after {candidate.calls} candidate calls: candidate "
-            f"{_percent(candidate.failure_rate)} failed, {_usd(candidate.cost_per_call)} per call; baseline "
-            f"{_percent(baseline.failure_rate)} failed, {_usd(baseline.cost_per_call)} per call"
-        )
+        return PROMOTE, CALLS_REACHED, gettext(
+            "no regression after %(calls)s candidate calls: candidate %(rate)s failed, %(cost)s per call; "
+            "baseline %(baseline_rate)s failed, %(baseline_cost)s per call"
+        ) % {"calls": candidate.calls, "rate": _percent(candidate.failure_rate), "cost": _usd(candidate.cost_per_call),
+             "baseline_rate": _percent(baseline.failure_rate), "baseline_cost": _usd(baseline.cost_per_call)}
     return CONTINUE, "", ""
 
 

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from evaluation import selectors
 from evaluation.experiments import (  # noqa: F401 - the app's services, in one place
@@ -62,7 +63,9 @@ def rollout_check(*, rollout, rule, now=None):
             try:
                 rollout = rollout_promote(rollout=rollout, promoted_by=MONITOR, reason=reason, figures=figures)
             except ActivationBlocked as exc:
-                action, reason = "stop", f"{reason}; but the activation gate refused the promotion: {exc}"
+                action, reason = "stop", gettext(
+                    "%(reason)s; but the activation gate refused the promotion: %(refusal)s"
+                ) % {"reason": reason, "refusal": exc}
                 rollout = rollout_stop(rollout=rollout, stopped_by=MONITOR, reason=reason, figures=figures)
     except ReleaseRefused:
         logger.info("%s ended while it was being judged; nothing to do", rollout)

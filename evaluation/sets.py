@@ -6,6 +6,7 @@ re-review of the e-mail changes nothing in the set.
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from evaluation import expected
 from evaluation.errors import EvaluationError, NotReviewed
@@ -23,9 +24,9 @@ def evaluation_set_create(*, name, emails, created_by, description=""):
     """A new set whose cases are `emails` (reviewed ones only; otherwise NotReviewed and nothing is saved)."""
     name = (name or "").strip()
     if EvaluationSet.objects.filter(name=name).exists():
-        raise EvaluationError(
-            f"An evaluation set named {name!r} exists already; add the e-mails to it or pick another name."
-        )
+        raise EvaluationError(gettext(
+            "An evaluation set named “%(name)s” exists already; add the e-mails to it or pick another name."
+        ) % {"name": name})
     evaluation_set = EvaluationSet(name=name, description=description, created_by=_username(created_by))
     try:
         evaluation_set.full_clean()
@@ -49,7 +50,7 @@ def evaluation_set_add(*, evaluation_set, emails, added_by, imported=False):
         IncomingEmail.objects.select_for_update(of=("self",)).filter(pk__in=ids).select_related("review").order_by("pk")
     )
     if not chosen:
-        raise EvaluationError("Choose at least one reviewed e-mail.")
+        raise EvaluationError(gettext("Choose at least one reviewed e-mail."))
     unreviewed = [email for email in chosen if not _has_review(email)]
     if unreviewed:
         raise NotReviewed(unreviewed)

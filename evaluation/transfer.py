@@ -13,6 +13,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from evaluation import expected
 from evaluation.errors import EvaluationError
@@ -31,7 +32,7 @@ def evaluation_set_export(*, evaluation_set, folder):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.iterdir()):
-        raise EvaluationError(f"{folder} is not empty; export into a new folder.")
+        raise EvaluationError(gettext("%(folder)s is not empty; export into a new folder.") % {"folder": folder})
     cases = []
     for number, case in enumerate(evaluation_set.cases.select_related("email").order_by("pk"), start=1):
         name = f"{number:04d}.eml"
@@ -70,17 +71,24 @@ def evaluation_set_import(*, folder, reviewed_by, name=None):
     try:
         document = json.loads((folder / EXPECTED_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise EvaluationError(f"{folder / EXPECTED_FILE} cannot be read: {exc}") from exc
+        raise EvaluationError(
+            gettext("%(file)s cannot be read: %(error)s") % {"file": folder / EXPECTED_FILE, "error": exc}
+        ) from exc
     if document.get("format") != FORMAT:
-        raise EvaluationError(f"{folder / EXPECTED_FILE} is not an exported evaluation set ({FORMAT!r}).")
+        raise EvaluationError(gettext("%(file)s is not an exported evaluation set (%(format)s).") % {
+            "file": folder / EXPECTED_FILE, "format": FORMAT})
     name = name or document["name"]
     if EvaluationSet.objects.filter(name=name).exists():
-        raise EvaluationError(f"An evaluation set named {name!r} exists already; import it with another name.")
+        raise EvaluationError(gettext(
+            "An evaluation set named “%(name)s” exists already; import it with another name."
+        ) % {"name": name})
     entries = []
     for entry in document["cases"]:
         path = folder / Path(entry["file"]).name  # never outside the folder
         if not path.is_file():
-            raise EvaluationError(f"{path} is listed in {EXPECTED_FILE} but missing.")
+            raise EvaluationError(
+                gettext("%(path)s is listed in %(file)s but missing.") % {"path": path, "file": EXPECTED_FILE}
+            )
         entries.append((path.read_bytes(), entry["intent"], expected.facts_from_json(entry["facts"])))
     emails = [_imported_email(raw, intent=intent, facts=facts, reviewed_by=reviewed_by)
               for raw, intent, facts in entries]

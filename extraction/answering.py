@@ -46,19 +46,27 @@ class Classification:
     problem: str  # empty when the intent is usable
 
 
+def intent_variables(email):
+    """The variables a classification prompt is rendered with (also what evaluation's cost estimate renders)."""
+    return {"subject": email.subject[:SUBJECT_CHARS], "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS]}
+
+
+def body_facts_variables(email):
+    """The variables a body extraction prompt is rendered with."""
+    return {
+        "sender": email.sender, "subject": email.subject[:SUBJECT_CHARS],
+        "body": email.body_text[:EXTRACTION_BODY_CHARS],
+    }
+
+
 def intent_call(*, email, prompt, client=None):
     """The CallResult of classifying `email` with `prompt`; raises llm.LLMCallFailed like llm.call_prompt."""
-    return llm.call_prompt(prompt, client=client, variables={
-        "subject": email.subject[:SUBJECT_CHARS], "truncated_body": email.body_text[:CLASSIFICATION_BODY_CHARS],
-    })
+    return llm.call_prompt(prompt, client=client, variables=intent_variables(email))
 
 
 def body_facts_call(*, email, prompt, client=None):
     """The CallResult of extracting the facts of `email`'s body with `prompt`."""
-    return llm.call_prompt(prompt, client=client, variables={
-        "sender": email.sender, "subject": email.subject[:SUBJECT_CHARS],
-        "body": email.body_text[:EXTRACTION_BODY_CHARS],
-    })
+    return llm.call_prompt(prompt, client=client, variables=body_facts_variables(email))
 
 
 def document_facts_call(*, attachment, prompt, client=None):

@@ -32,8 +32,8 @@ def test_the_page_compares_both_arms_since_the_start(rollout):
     record_calls(rollout.candidate, calls=20, failures=3, start=start + timedelta(seconds=1), cost="0.005")
     response = signed_in("victor", VIEW).get(page_url(rollout))
     baseline, candidate = response.context["comparison"]["arms"]
-    assert (baseline["calls"], baseline["failures"], baseline["failure_text"]) == (80, 4, "5.0% (2.0–12.2 %)")
-    assert (candidate["calls"], candidate["failures"], candidate["failure_text"]) == (20, 3, "15.0% (5.2–36.0 %)")
+    assert (baseline["calls"], baseline["failures"], baseline["failure_text"]) == (80, 4, "5.0% (2.0–12.2%)")
+    assert (candidate["calls"], candidate["failures"], candidate["failure_text"]) == (20, 3, "15.0% (5.2–36.0%)")
     assert candidate["cost_per_call"] > baseline["cost_per_call"]
     html = response.content.decode()
     assert "Candidate v2" in html and "480 more candidate calls without a regression" in html
@@ -55,7 +55,7 @@ def test_the_comparison_shows_each_arms_accuracy_from_reviews_since_the_start(ro
     assert (baseline["accuracy"]["review_count"], baseline["accuracy"]["accuracy"]) == (0, None)
     assert (candidate["accuracy"]["fields_checked"], candidate["accuracy"]["fields_correct"]) == (18, 15)
     html = response.content.decode()
-    assert "83 % of 18 fields, intent 100 % of 2 (2 reviews)" in html
+    assert "83.3% of 18 fields, intent 100.0% of 2 (2 reviews)" in html
     assert "no reviews yet" in html
 
 

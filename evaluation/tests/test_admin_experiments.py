@@ -71,30 +71,100 @@ def test_starting_and_cancelling_need_their_permissions(evaluation_set):
     assert run.status == "cancelled" and run.stop_reason == "cancelled by olga"
 
 
-def test_compare_with_active_runs_both_versions_and_lists_the_cases_that_got_worse(
+def compare_with_active(client, version, evaluation_set, **form):
+    return client.post(reverse("admin:evaluation_experimentrun_compare_with_active", args=[version.pk]),
+                       {"evaluation_set": evaluation_set.pk, "compare": "1", **form})
+
+
+def test_one_click_compare_with_active_runs_both_versions_and_lists_the_cases_that_got_worse(
     evaluation_set, django_capture_on_commit_callbacks
 ):
     active = get_active_prompt("extraction", "email_body")
     worse = make_version(active, system_prompt=active.system_prompt + DEGRADE)
     client = signed_in("olga", *VIEW_RUNS, START)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            reverse("admin:evaluation_experimentrun_compare_with_active", args=[worse.pk]), {"set": evaluation_set.pk}
-        )
+        response = compare_with_active(client, worse, evaluation_set, max_cost_usd="5")
     baseline, candidate = ExperimentRun.objects.get(template=active), ExperimentRun.objects.get(template=worse)
     assert response.url == reverse("admin:evaluation_experimentrun_compare", args=[baseline.pk, candidate.pk])
+    assert baseline.max_cost_usd == candidate.max_cost_usd == 5  # the budget caps each run
+    assert baseline.estimated_cost_usd > 0 and candidate.estimated_cost_usd > 0
     page = client.get(response.url)
     regressions = page.context["comparison"]["regressions"]
     assert regressions and page.context["listed"][0][0] == "Got worse"
     html = page.content.decode()
     assert f"Got worse ({len(regressions)})" in html
+    assert 'id="progress"' not in html and 'http-equiv="refresh"' not in html  # both have finished
     for case in evaluation_set.cases.filter(pk__in=regressions):
         assert reverse("admin:extraction_incomingemail_change", args=[case.email_id]) in html
     # Asked again, the existing runs are shown rather than new ones started.
-    client.post(
-        reverse("admin:evaluation_experimentrun_compare_with_active", args=[worse.pk]), {"set": evaluation_set.pk}
-    )
+    compare_with_active(client, worse, evaluation_set)
     assert ExperimentRun.objects.count() == 2
+
+
+def test_compare_with_active_starts_only_the_candidates_run_when_the_active_one_has_finished_on_the_set(
+    evaluation_set, django_capture_on_commit_callbacks
+):
+    active = get_active_prompt("extraction", "email_body")
+    with django_capture_on_commit_callbacks(execute=True):
+        finished = experiment_start(evaluation_set=evaluation_set, template=active, started_by="rita")
+    finished.refresh_from_db()
+    assert finished.status == "finished"
+    candidate = make_version(active)
+    client = signed_in("olga", *VIEW_RUNS, START)
+    page = client.get(reverse("admin:evaluation_experimentrun_compare_with_active", args=[candidate.pk]))
+    assert f"run #{finished.pk} (Finished), used as it is" in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = compare_with_active(client, candidate, evaluation_set)
+    new = ExperimentRun.objects.exclude(pk=finished.pk).get()
+    assert new.template == candidate
+    assert response.url == reverse("admin:evaluation_experimentrun_compare", args=[finished.pk, new.pk])
+
+
+def test_the_compare_page_shows_the_progress_of_runs_still_going(evaluation_set, django_capture_on_commit_callbacks):
+    active = get_active_prompt("extraction", "email_body")
+    client = signed_in("olga", *VIEW_RUNS, START)
+    with django_capture_on_commit_callbacks(execute=False):  # queued: no worker takes them
+        response = compare_with_active(client, make_version(active), evaluation_set)
+    html = client.get(response.url).content.decode()
+    assert 'http-equiv="refresh" content="5"' in html
+    assert "Candidate run #" in html and "0 of 6 cases done" in html and '<progress value="0" max="6">' in html
+
+
+def test_the_compare_with_active_page_preselects_the_only_set_and_estimates_both_runs(evaluation_set):
+    active = get_active_prompt("extraction", "email_body")
+    candidate = make_version(active)
+    client = signed_in("olga", *VIEW_RUNS, START)
+    page = client.get(reverse("admin:evaluation_experimentrun_compare_with_active", args=[candidate.pk]))
+    assert page.context["form"]["evaluation_set"].value() == evaluation_set.pk
+    active_row, candidate_row = page.context["plan"]["rows"]
+    recorded = active_row["estimate"].calls
+    assert recorded > 0 and active_row["estimate"].basis == f"from {recorded} recorded calls"
+    assert candidate_row["estimate"].basis.startswith("token estimate")
+    assert page.context["plan"]["total"] == active_row["estimate"].cost_usd + candidate_row["estimate"].cost_usd
+    assert "Estimated cost of the 2 new runs: <strong>$" in page.content.decode()
+    assert not ExperimentRun.objects.exists()  # nothing starts before the click
+    assert "More than the budget" not in page.content.decode()
+    page = client.post(page.request["PATH_INFO"], {"evaluation_set": evaluation_set.pk, "max_cost_usd": "0.000001",
+                                                   "estimate": "1"})
+    assert page.content.decode().count("More than the budget: the run stops before its last case.") == 2
+    assert not ExperimentRun.objects.exists()
+
+
+def test_compare_with_active_is_refused_without_the_permission_to_start_runs(evaluation_set):
+    candidate = make_version(get_active_prompt("extraction", "email_body"))
+    viewer = signed_in("victor", *VIEW_RUNS)
+    url = reverse("admin:evaluation_experimentrun_compare_with_active", args=[candidate.pk])
+    assert viewer.get(url).status_code == 403
+    assert compare_with_active(viewer, candidate, evaluation_set).status_code == 403
+    assert not ExperimentRun.objects.exists()
+
+
+def test_the_active_version_cannot_be_compared_with_itself(evaluation_set):
+    active = get_active_prompt("extraction", "email_body")
+    client = signed_in("olga", *VIEW_RUNS, START)
+    response = compare_with_active(client, active, evaluation_set)
+    assert response.status_code == 200 and "is the active version" in response.content.decode()
+    assert not ExperimentRun.objects.exists()
 
 
 def test_the_email_list_action_adds_reviewed_emails_to_a_new_set(fake_model):

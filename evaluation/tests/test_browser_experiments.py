@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from evaluation.models import ExperimentRun
+from evaluation.models import EvaluationSet, ExperimentRun
 from evaluation.services import evaluation_set_create
 from evaluation.tests.cases import reviewed_statements
 from evaluation.tests.test_browser_release import log_in, staff_user
@@ -35,7 +35,9 @@ def test_compare_with_active_shows_the_regressions_and_the_gate_refuses_until_ov
 
     log_in(page, live_server, "olga", version_page)
     page.get_by_role("link", name="Compare with active…").click()
-    page.get_by_label("Evaluation set").select_option(label="November")
+    # One step: the only set is preselected, both runs are estimated; one click starts both.
+    expect(page.get_by_label("Evaluation set")).to_have_value(str(EvaluationSet.objects.get().pk))
+    expect(page.locator("#estimate")).to_contain_text("Estimated cost of the 2 new runs")
     page.get_by_role("button", name="Compare with the active version").click()
     # The runs ran inline (Q_SYNC): the comparison is complete.
     expect(page.locator("#comparison")).to_contain_text("Candidate v2")

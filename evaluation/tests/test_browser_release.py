@@ -2,6 +2,7 @@
 stopped — each step clicked through the admin the way the operators do it."""
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from playwright.sync_api import expect
 
@@ -26,6 +27,9 @@ def staff_user(username, *permissions):
 
 
 def log_in(page, live_server, username, path):
+    """Sign in on the login page `path` redirects to, in English: these tests follow the flows by their English
+    names (the browser asks for German, the product's default; test_german_interface.py checks the German)."""
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}])
     page.goto(live_server.url + path)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)

@@ -5,6 +5,7 @@ import random
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext, ngettext
 
 from evaluation import selectors, services
 from evaluation.errors import EvaluationError
@@ -15,7 +16,7 @@ def _date(text):
     try:
         return datetime.date.fromisoformat(text)
     except ValueError as exc:
-        raise CommandError(f"Not a date (YYYY-MM-DD): {text!r}") from exc
+        raise CommandError(gettext("Not a date (YYYY-MM-DD): %(text)s") % {"text": text}) from exc
 
 
 class Command(BaseCommand):
@@ -34,18 +35,21 @@ class Command(BaseCommand):
     def handle(self, *args, name, by, intent, start, end, sample, seed, description, **options):
         user = get_user_model().objects.filter(username=by).first()
         if user is None:
-            raise CommandError(f"No user {by!r}.")
+            raise CommandError(gettext("No user %(name)s.") % {"name": by})
         ids = list(selectors.reviewed_emails(intent=intent, start=start, end=end).values_list("pk", flat=True))
         if sample is not None:
             if sample < 1:
-                raise CommandError("--sample must be at least 1.")
+                raise CommandError(gettext("--sample must be at least 1."))
             ids = sorted(random.Random(seed).sample(ids, min(sample, len(ids))))
         if not ids:
-            raise CommandError("No reviewed e-mail matches these filters; nothing created.")
+            raise CommandError(gettext("No reviewed e-mail matches these filters; nothing created."))
         try:
             evaluation_set = services.evaluation_set_create(
                 name=name, emails=ids, created_by=user, description=description
             )
         except EvaluationError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Evaluation set {evaluation_set.name!r} created with {len(ids)} case(s).")
+        self.stdout.write(ngettext(
+            "Evaluation set “%(name)s” created with %(count)s case.",
+            "Evaluation set “%(name)s” created with %(count)s cases.", len(ids),
+        ) % {"name": evaluation_set.name, "count": len(ids)})

@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext, ngettext
 
 from evaluation.errors import EvaluationError
 from evaluation.transfer import evaluation_set_import
@@ -18,10 +19,13 @@ class Command(BaseCommand):
     def handle(self, *args, folder, by, name, **options):
         user = get_user_model().objects.filter(username=by).first()
         if user is None:
-            raise CommandError(f"No user {by!r}.")
+            raise CommandError(gettext("No user %(name)s.") % {"name": by})
         try:
             evaluation_set = evaluation_set_import(folder=folder, reviewed_by=user, name=name)
         except EvaluationError as exc:
             raise CommandError(str(exc)) from exc
         count = evaluation_set.cases.count()
-        self.stdout.write(f"Evaluation set {evaluation_set.name!r} imported with {count} case(s).")
+        self.stdout.write(ngettext(
+            "Evaluation set “%(name)s” imported with %(count)s case.",
+            "Evaluation set “%(name)s” imported with %(count)s cases.", count,
+        ) % {"name": evaluation_set.name, "count": count})
