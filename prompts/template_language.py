@@ -80,6 +80,7 @@ _CONTEXT = (_("the template context"), "")
 REFUSED_NODES = {
     nodes.Call: (_("calling a function or method"), ""),  # check_tree names the function
     nodes.Pow: (_("the ** operator"), ""),
+    # xgettext:no-python-format
     nodes.Mod: (_("the % operator"), _("join text with ~")),
     nodes.Assign: ("{% set %}", _NO_VARIABLES),
     nodes.AssignBlock: ("{% set %}...{% endset %}", _NO_VARIABLES),
