@@ -50,7 +50,7 @@ class PrettyJSONField(forms.JSONField):
 class VersionContentForm(forms.ModelForm):
     """What a version sends to the LLM: prompt texts, model settings and the optional output schema."""
 
-    temperature = forms.FloatField(min_value=0.0, max_value=1.0, initial=0.0)
+    temperature = forms.FloatField(min_value=0.0, max_value=1.0, initial=0.0, label=_("Temperature"))
     output_schema = PrettyJSONField(
         label=_("Output schema"),
         required=False,

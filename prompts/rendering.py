@@ -19,7 +19,7 @@ import functools
 import re
 
 from django.conf import settings
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -90,7 +90,10 @@ class _RenderLimits(NodeTransformer):
 
 def _printable(value):
     """Only plain values reach the prompt; an object's repr (a class, a function, a loop) is refused."""
-    return refuse_text_larger_than_a_prompt(require_plain(value, "printed value"), "a printed value")
+    return refuse_text_larger_than_a_prompt(require_plain(value, _A_PRINTED_VALUE), _A_PRINTED_VALUE)
+
+
+_A_PRINTED_VALUE = gettext_lazy("a printed value")
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):

@@ -15,6 +15,7 @@ import json
 import time
 
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from jinja2 import Undefined, pass_environment
 from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError
@@ -78,8 +79,13 @@ def charge_render_work(amount):
 
 # Plain values --------------------------------------------------------------------------------------
 
-def require_plain(value, what="value"):
+A_VALUE = _("a value")
+
+
+def require_plain(value, what=A_VALUE):
     """`value` if it is plain (text, numbers, dates, None, lists and dicts of them); else SecurityError.
+
+    `what` names the value in the refusal, translated ("a value", "a printed value").
 
     Undefined passes through, so StrictUndefined raises its own clear error where it is used.
     """
@@ -93,7 +99,10 @@ def require_plain(value, what="value"):
             continue
         seen.add(id(item))  # a list shared (or contained) twice is checked once
         if depth >= MAX_VALUE_DEPTH:
-            raise SecurityError(f"a {what} nested deeper than {MAX_VALUE_DEPTH} levels cannot be used in a prompt")
+            raise SecurityError(
+                gettext("%(what)s nested deeper than %(levels)s levels cannot be used in a prompt")
+                % {"what": what, "levels": MAX_VALUE_DEPTH}
+            )
         if isinstance(item, (list, tuple)):
             stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, dict):
@@ -110,7 +119,11 @@ def require_plain(value, what="value"):
 def refuse_larger_than_a_prompt(size, what):
     """Refuse, before building it, text longer than MAX_OUTPUT_SIZE."""
     if size > MAX_OUTPUT_SIZE:
-        raise SecurityError(f"{what} would build more than {MAX_OUTPUT_SIZE:,} characters")
+        # `what` is a filter's name, '~' or a translated phrase ("a printed value").
+        raise SecurityError(
+            gettext("%(what)s would build more than %(count)s characters")
+            % {"what": what, "count": format_number(MAX_OUTPUT_SIZE)}
+        )
 
 
 def text_size_bound(value):

@@ -266,4 +266,6 @@ def _check_filter(node):
             try:
                 bounded(node.name, parameter, value.value)
             except SecurityError as exc:
-                raise TemplateRefused(f"{exc}, not {value.value!r}", node.lineno) from None
+                raise TemplateRefused(
+                    gettext("%(problem)s, not %(value)r") % {"problem": exc, "value": value.value}, node.lineno
+                ) from None
