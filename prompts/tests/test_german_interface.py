@@ -8,11 +8,15 @@ dates as 20.11.2026, and the errors of an invalid template and of a hostile outp
 import datetime
 
 import pytest
+from django.contrib.messages import get_messages
+from django.core import mail
 from django.urls import reverse
+from django.utils import translation
 
+from prompts.errors import ReleaseRefused
 from prompts.models import PromptTemplate
-from prompts.services import prompt_activate
-from prompts.tests.factories import make_version
+from prompts.services import activation_request, prompt_activate
+from prompts.tests.factories import APPROVER_PERMISSIONS, OPERATOR_PERMISSIONS, make_staff_user, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +148,37 @@ def test_the_history_page_is_german_with_its_tables_and_dates(operator, intent_v
         "Vergleichen", "Aktiviert", "Von v2 zurücksetzen …", "20.11.2026 12:00",
     ):
         assert german in content, german
+
+
+def test_activating_tells_a_german_operator_in_german(operator, intent_v2):
+    response = operator.post(url("activate", intent_v2.pk), **GERMAN)
+    assert response.status_code == 302
+    assert [m.message for m in get_messages(response.wsgi_request)] == [
+        "classification.email_intent v2 ist jetzt aktiv (bisher v1)."
+    ]
+
+
+def test_a_release_refusal_is_german_for_a_german_operator(intent_v1):
+    erika = make_staff_user("erika", *OPERATOR_PERMISSIONS)
+    with translation.override("de"), pytest.raises(ReleaseRefused) as refused:
+        activation_request(template=intent_v1, requested_by=erika, reason="Weil")
+    assert str(refused.value) == "classification.email_intent v1 ist bereits aktiv."
+
+
+def test_release_emails_are_written_in_the_products_language_whoever_asked(
+    intent_v2, settings, django_capture_on_commit_callbacks
+):
+    # One e-mail goes to several approvers: it is in the practice's language, not the requester's browser's.
+    settings.LANGUAGE_CODE = "de"
+    settings.PROMPT_ALERT_EMAILS = ["leitung@kanzlei.example"]
+    erika = make_staff_user("erika", *OPERATOR_PERMISSIONS)
+    make_staff_user("olga", *APPROVER_PERMISSIONS, email="olga@kanzlei.example")
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        activation_request(template=intent_v2, requested_by=erika, reason="Weniger Spam-Fehler")
+    [message] = mail.outbox
+    assert message.subject == "[prompts] Genehmigung erforderlich: Aktivierung von classification.email_intent v2"
+    assert message.body.startswith("erika beantragt: Aktivierung von classification.email_intent v2.")
+    assert "Begründung:\nWeniger Spam-Fehler" in message.body
 
 
 def test_the_english_interface_is_unchanged(operator, intent_v2):
