@@ -67,8 +67,9 @@ def request_decided(request):
         "decider": request.decided_by, "requester": request.requested_by,
         "url": _admin_path("admin:prompts_activationrequest_change", request.pk),
     }
-    comment = gettext("\n\nComment:\n%(comment)s") % {"comment": request.decision_comment} \
-        if request.decision_comment else ""
+    comment = ""
+    if request.decision_comment:
+        comment = gettext("\n\nComment:\n%(comment)s") % {"comment": request.decision_comment}
     _send(
         gettext("Request %(outcome)s: %(request)s") % values,
         gettext("%(decider)s %(outcome)s request #%(pk)s by %(requester)s: %(request)s.") % values
@@ -87,8 +88,9 @@ def rollout_ended(rollout):
         "started": f"{date_format(started, 'SHORT_DATETIME_FORMAT')} {started:%Z}",
         "reason": rollout.end_reason,
     }
-    figures = gettext("\n\nFigures:\n%(figures)s") % {"figures": json.dumps(rollout.figures, indent=2)} \
-        if rollout.figures else ""
+    figures = ""
+    if rollout.figures:
+        figures = gettext("\n\nFigures:\n%(figures)s") % {"figures": json.dumps(rollout.figures, indent=2)}
     _send(
         gettext("Canary %(state)s: %(candidate)s (%(percent)s %%)") % values,
         gettext(
