@@ -15,6 +15,8 @@ from django.db.models.functions import Concat
 from django.http import HttpResponseRedirect
 from django.urls import path
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from prompts import admin_release, admin_views
 from prompts.forms import PromptTemplateAddForm
@@ -26,14 +28,14 @@ PROMPT_KEY_ORDERING = Concat("task_type", Value("."), "name")
 
 VERSION_FIELDSETS = [
     (None, {"fields": ["prompt_key", "version", "is_active", "description", "created_by", "created_at"]}),
-    ("Prompt", {"fields": ["system_prompt_text", "user_prompt_text", "variables_list"]}),
-    ("Model settings", {"fields": ["model_name", "temperature", "max_tokens", "output_schema_json"]}),
+    (_("Prompt"), {"fields": ["system_prompt_text", "user_prompt_text", "variables_list"]}),
+    (_("Model settings"), {"fields": ["model_name", "temperature", "max_tokens", "output_schema_json"]}),
 ]
 
 ADD_FIELDSETS = [
     (None, {"fields": ["task_type", "name", "description"]}),
-    ("Prompt", {"fields": ["system_prompt", "user_prompt_template"]}),
-    ("Model settings", {"fields": ["model_name", "temperature", "max_tokens", "output_schema"]}),
+    (_("Prompt"), {"fields": ["system_prompt", "user_prompt_template"]}),
+    (_("Model settings"), {"fields": ["model_name", "temperature", "max_tokens", "output_schema"]}),
 ]
 
 
@@ -48,8 +50,8 @@ class PromptActivationInline(admin.TabularInline):
     model = PromptActivation
     fk_name = "to_version"
     fields = readonly_fields = ("activated_at", "kind", "activated_by", "from_version")
-    verbose_name = "activation of this version"
-    verbose_name_plural = "activations of this version"
+    verbose_name = _("activation of this version")
+    verbose_name_plural = _("activations of this version")
     extra = 0
     can_delete = False
 
@@ -108,7 +110,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return [field for _, options in VERSION_FIELDSETS for field in options["fields"]]
+        return [field for _name, options in VERSION_FIELDSETS for field in options["fields"]]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -134,28 +136,28 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.display(description="Prompt", ordering=PROMPT_KEY_ORDERING)
+    @admin.display(description=_("Prompt"), ordering=PROMPT_KEY_ORDERING)
     def prompt_key(self, obj):
         return obj.key
 
-    @admin.display(description="System prompt")
+    @admin.display(description=_("System prompt"))
     def system_prompt_text(self, obj):
         return _preformatted(obj.system_prompt)
 
-    @admin.display(description="User prompt template")
+    @admin.display(description=_("User prompt template"))
     def user_prompt_text(self, obj):
         return _preformatted(obj.user_prompt_template)
 
-    @admin.display(description="Variables")
+    @admin.display(description=_("Variables"))
     def variables_list(self, obj):
         if not obj.variables:
-            return "None: this prompt is sent as it is."
+            return gettext("None: this prompt is sent as it is.")
         return format_html_join(", ", "<code>{}</code>", ((name,) for name in obj.variables))
 
-    @admin.display(description="Output schema")
+    @admin.display(description=_("Output schema"))
     def output_schema_json(self, obj):
         if obj.output_schema is None:
-            return "None: the answer is free-form."
+            return gettext("None: the answer is free-form.")
         return _preformatted(json.dumps(obj.output_schema, indent=2, ensure_ascii=False))
 
     # Custom pages -------------------------------------------------------------------------------
@@ -189,31 +191,35 @@ class PromptTemplateAdmin(admin.ModelAdmin):
 
     # Actions ------------------------------------------------------------------------------------
 
-    @admin.action(description="Create a new version from the selected one", permissions=["create_version"])
+    @admin.action(description=_("Create a new version from the selected one"), permissions=["create_version"])
     def create_new_version(self, request, queryset):
-        template = self._single_version(request, queryset, "to create a new version from")
+        template = self._single_version(
+            request, queryset, gettext("Select exactly one version to create a new version from.")
+        )
         if template is not None:
             return HttpResponseRedirect(admin_views.admin_url("new_version", template.pk))
 
     # Activation and roll-back change what serves: both actions lead to the confirmation page with the diff.
-    @admin.action(description="Activate the selected version…", permissions=["activate_version"])
+    @admin.action(description=_("Activate the selected version…"), permissions=["activate_version"])
     def activate(self, request, queryset):
-        template = self._single_version(request, queryset, "to activate")
+        template = self._single_version(request, queryset, gettext("Select exactly one version to activate."))
         if template is not None:
             return HttpResponseRedirect(admin_views.admin_url("activate", template.pk))
 
-    @admin.action(description="Roll back to the previous version…", permissions=["activate_version"])
+    @admin.action(description=_("Roll back to the previous version…"), permissions=["activate_version"])
     def roll_back(self, request, queryset):
         prompts = set(queryset.values_list("task_type", "name"))
         if len(prompts) != 1:
-            self.message_user(request, "Select versions of exactly one prompt to roll back.", messages.ERROR)
+            self.message_user(
+                request, gettext("Select versions of exactly one prompt to roll back."), messages.ERROR
+            )
             return None
         return HttpResponseRedirect(admin_views.admin_url("rollback", *prompts.pop()))
 
-    def _single_version(self, request, queryset, purpose):
+    def _single_version(self, request, queryset, refusal):
         selected = list(queryset[:2])
         if len(selected) != 1:
-            self.message_user(request, f"Select exactly one version {purpose}.", messages.ERROR)
+            self.message_user(request, refusal, messages.ERROR)
             return None
         return selected[0]
 
@@ -237,29 +243,33 @@ class PromptActivationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Prompt", ordering=PROMPT_KEY_ORDERING)
+    @admin.display(description=_("Prompt"), ordering=PROMPT_KEY_ORDERING)
     def prompt_key(self, obj):
         return f"{obj.task_type}.{obj.name}"
 
-    @admin.display(description="From", ordering="from_version__version")
+    @admin.display(description=_("From"), ordering="from_version__version")
     def from_label(self, obj):
         return f"v{obj.from_version.version}" if obj.from_version_id else "-"
 
-    @admin.display(description="To", ordering="to_version__version")
+    @admin.display(description=_("To"), ordering="to_version__version")
     def to_label(self, obj):
         return f"v{obj.to_version.version}"
 
-    @admin.display(description="On what grounds")
+    @admin.display(description=_("On what grounds"))
     def grounds(self, obj):
         """The request and its approver, the canary it ended, the gate's override: why this activation happened."""
         parts = []
         if obj.request_id:
             request = obj.request
-            parts.append(f"request #{request.pk} by {request.requested_by}, approved by {request.decided_by}")
+            parts.append(gettext("request #%(pk)s by %(requester)s, approved by %(approver)s") % {
+                "pk": request.pk, "requester": request.requested_by, "approver": request.decided_by,
+            })
         if obj.rollout_id:
-            parts.append(f"canary #{obj.rollout_id} {obj.rollout.get_state_display().lower()}")
+            parts.append(gettext("canary #%(pk)s %(state)s") % {
+                "pk": obj.rollout_id, "state": obj.rollout.get_state_display().lower(),
+            })
         if obj.override_reason:
-            parts.append(f"gate overridden: {obj.override_reason}")
+            parts.append(gettext("gate overridden: %(reason)s") % {"reason": obj.override_reason})
         return "; ".join(parts) or "-"
 
 

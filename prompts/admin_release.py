@@ -15,6 +15,8 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from prompts import selectors
 from prompts.admin_views import (
@@ -48,13 +50,15 @@ class ReleaseForm(forms.Form):
     """Activate a version or start a canary of it (or request either, with four-eyes)."""
 
     percent = forms.IntegerField(
-        min_value=1, max_value=50, initial=10, label="Share of e-mails (%)",
-        help_text="1–50 %. The same e-mail always gets the same version while the canary runs.",
+        min_value=1, max_value=50, initial=10, label=_("Share of e-mails (%)"),
+        help_text=_("1–50 %. The same e-mail always gets the same version while the canary runs."),
     )
-    reason = forms.CharField(widget=TEXT, help_text="Why this version should serve. Kept in the audit.")
+    reason = forms.CharField(
+        widget=TEXT, label=_("Reason"), help_text=_("Why this version should serve. Kept in the audit.")
+    )
     override_reason = forms.CharField(
-        widget=TEXT, required=False, label="Override the gate because",
-        help_text="Only when the activation gate blocks this version. Kept in the audit.",
+        widget=TEXT, required=False, label=_("Override the gate because"),
+        help_text=_("Only when the activation gate blocks this version. Kept in the audit."),
     )
 
     def __init__(self, *args, kind, four_eyes, may_override, **kwargs):
@@ -70,11 +74,12 @@ class ReleaseForm(forms.Form):
 
 class DecisionForm(forms.Form):
     comment = forms.CharField(
-        widget=TEXT, required=False, help_text="Optional when approving; the reason when rejecting."
+        widget=TEXT, required=False, label=_("Comment"),
+        help_text=_("Optional when approving; the reason when rejecting."),
     )
     override_reason = forms.CharField(
-        widget=TEXT, required=False, label="Override the gate because",
-        help_text="Only when the activation gate blocks the version (needs the override permission).",
+        widget=TEXT, required=False, label=_("Override the gate because"),
+        help_text=_("Only when the activation gate blocks the version (needs the override permission)."),
     )
 
 
@@ -95,8 +100,10 @@ def release_view(model_admin, request, object_id, kind):
         except (ActivationBlocked, ReleaseRefused) as exc:
             form.add_error(None, _refusal(exc))
     title = {
-        (False, Kind.ACTIVATE): "Activate", (False, Kind.CANARY): "Start a canary of",
-        (True, Kind.ACTIVATE): "Request the activation of", (True, Kind.CANARY): "Request a canary of",
+        (False, Kind.ACTIVATE): gettext("Activate %(version)s"),
+        (False, Kind.CANARY): gettext("Start a canary of %(version)s"),
+        (True, Kind.ACTIVATE): gettext("Request the activation of %(version)s"),
+        (True, Kind.CANARY): gettext("Request a canary of %(version)s"),
     }[(bool(four_eyes), kind)]
     active = _active_or_none(template)
     return TemplateResponse(
@@ -104,7 +111,7 @@ def release_view(model_admin, request, object_id, kind):
         "admin/prompts/prompttemplate/release.html",
         _page_context(
             model_admin, request, original=template, form=form, kind=kind, four_eyes=four_eyes,
-            title=f"{title} {template}",
+            title=title % {"version": template},
             gate=gate_verdict(template=template, active=active),
             evidence=activation_evidence(template=template, active=active) if kind == Kind.ACTIVATE else "",
             # An activation (or its request) shows what would change; a canary's page explains the canary.
@@ -120,7 +127,8 @@ def _release(model_admin, request, template, kind, four_eyes, data):
             template=template, requested_by=user, reason=data["reason"], kind=kind, percent=data.get("percent")
         )
         model_admin.message_user(
-            request, f"Requested. Another operator has to approve request #{created.pk}.", messages.SUCCESS
+            request, gettext("Requested. Another operator has to approve request #%(pk)s.") % {"pk": created.pk},
+            messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("admin:prompts_activationrequest_change", args=[created.pk]))
     override = data.get("override_reason") or None
@@ -129,20 +137,23 @@ def _release(model_admin, request, template, kind, four_eyes, data):
             candidate=template, percent=data["percent"], started_by=user.get_username(), reason=data["reason"],
             override_reason=override,
         )
-        model_admin.message_user(request, f"Started: {rollout}.", messages.SUCCESS)
+        model_admin.message_user(request, gettext("Started: %(canary)s.") % {"canary": rollout}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:prompts_promptrollout_change", args=[rollout.pk]))
     activation = prompt_activate(
         template=template, activated_by=user.get_username(), override_reason=override, reason=data["reason"]
     )
     model_admin.message_user(
-        request, activation_message(activation) if activation else f"{template} is already active.", messages.SUCCESS
+        request,
+        activation_message(activation) if activation
+        else gettext("%(version)s is already active.") % {"version": template},
+        messages.SUCCESS,
     )
     return HttpResponseRedirect(admin_url("change", template.pk))
 
 
 def _refusal(exc):
     if isinstance(exc, ActivationBlocked):
-        return f"The activation gate blocks this version: {exc}"
+        return gettext("The activation gate blocks this version: %(reasons)s") % {"reasons": exc}
     return str(exc)
 
 
@@ -194,11 +205,12 @@ class ActivationRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Request")
+    @admin.display(description=_("Request"))
     def subject(self, obj):
         if obj.kind == Kind.CANARY:
-            return f"Canary of {obj.template} at {obj.percent} %"
-        return f"Activation of {obj.template}"
+            values = {"version": obj.template, "percent": obj.percent}
+            return gettext("Canary of %(version)s at %(percent)s %%") % values
+        return gettext("Activation of %(version)s") % {"version": obj.template}
 
     def get_urls(self):
         decide = self.admin_site.admin_view(self.decide_view)
@@ -243,10 +255,17 @@ class ActivationRequestAdmin(admin.ModelAdmin):
                     request=obj, approved_by=request.user, comment=data.get("comment", ""),
                     override_reason=data.get("override_reason") or None,
                 )
-                self.message_user(request, f"Approved and applied: {self.subject(obj)}.", messages.SUCCESS)
+                self.message_user(
+                    request, gettext("Approved and applied: %(request)s.") % {"request": self.subject(obj)},
+                    messages.SUCCESS,
+                )
             else:
                 activation_reject(request=obj, rejected_by=request.user, reason=data.get("comment", ""))
-                self.message_user(request, f"Rejected: {self.subject(obj)}.", messages.SUCCESS)
+                self.message_user(
+                    request, gettext("Rejected: %(request)s.") % {"request": self.subject(obj)}, messages.SUCCESS
+                )
         except (ActivationBlocked, ReleaseRefused, PermissionDenied) as exc:
-            self.message_user(request, f"Nothing changed: {_refusal(exc)}", messages.ERROR)
+            self.message_user(
+                request, gettext("Nothing changed: %(refusal)s") % {"refusal": _refusal(exc)}, messages.ERROR
+            )
         return HttpResponseRedirect(reverse("admin:prompts_activationrequest_change", args=[obj.pk]))

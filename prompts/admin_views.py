@@ -34,8 +34,8 @@ TEMPLATE_DIR = "admin/prompts/prompttemplate"
 
 NEW_VERSION_FIELDSETS = [
     (None, {"fields": ["description"]}),
-    ("Prompt", {"fields": ["system_prompt", "user_prompt_template"]}),
-    ("Model settings", {"fields": ["model_name", "temperature", "max_tokens", "output_schema"]}),
+    (gettext_lazy("Prompt"), {"fields": ["system_prompt", "user_prompt_template"]}),
+    (gettext_lazy("Model settings"), {"fields": ["model_name", "temperature", "max_tokens", "output_schema"]}),
 ]
 
 
@@ -47,33 +47,41 @@ def admin_url(view, *args):
 def activation_message(activation):
     """What an operator is told after an activation or rollback, e.g. "... v2 is now active (was v1)"."""
     template = activation.to_version
-    before = f"was v{activation.from_version.version}" if activation.from_version_id else "no version was active"
+    values = {"prompt": template.key, "version": template, "number": template.version}
+    if activation.from_version_id:
+        values["before"] = activation.from_version.version
+        if activation.kind == PromptActivation.Kind.ROLLBACK:
+            return _("%(prompt)s rolled back to v%(number)s (was v%(before)s).") % values
+        return _("%(version)s is now active (was v%(before)s).") % values
     if activation.kind == PromptActivation.Kind.ROLLBACK:
-        return f"{template.key} rolled back to v{template.version} ({before})."
-    return f"{template} is now active ({before})."
+        return _("%(prompt)s rolled back to v%(number)s (no version was active).") % values
+    return _("%(version)s is now active (no version was active).") % values
 
 
 def activate_and_report(model_admin, request, template):
     """Activate `template` for the signed-in operator and say which version it replaced (or why not)."""
     if settings.PROMPT_FOUR_EYES:
         model_admin.message_user(
-            request, f"{template} was not activated: four-eyes is on. Use “Request activation…” on its page; "
-            "another operator approves the request.", messages.ERROR,
+            request, _(
+                "%(version)s was not activated: four-eyes is on. Use “Request activation…” on its page; "
+                "another operator approves the request."
+            ) % {"version": template}, messages.ERROR,
         )
         return
     try:
         activation = prompt_activate(template=template, activated_by=request.user.get_username())
     except ActivationBlocked as exc:
-        override = (
-            " You may override it with a reason: “Activate with a reason…” on its page."
-            if request.user.has_perm("prompts.override_activation_gate") else ""
-        )
-        model_admin.message_user(
-            request, f"{template} was not activated: the activation gate blocks it: {exc}.{override}", messages.ERROR
-        )
+        if request.user.has_perm("prompts.override_activation_gate"):
+            refusal = _(
+                "%(version)s was not activated: the activation gate blocks it: %(reasons)s. You may override it "
+                "with a reason: “Activate with a reason…” on its page."
+            )
+        else:
+            refusal = _("%(version)s was not activated: the activation gate blocks it: %(reasons)s.")
+        model_admin.message_user(request, refusal % {"version": template, "reasons": exc}, messages.ERROR)
         return
     if activation is None:
-        model_admin.message_user(request, f"{template} is already active.", messages.INFO)
+        model_admin.message_user(request, _("%(version)s is already active.") % {"version": template}, messages.INFO)
     else:
         model_admin.message_user(request, activation_message(activation), messages.SUCCESS)
 
@@ -88,7 +96,8 @@ def new_version_view(model_admin, request, object_id):
         model_admin.log_addition(request, created, [{"added": {}}])
         model_admin.message_user(
             request,
-            f"Created {created} from v{source.version}. It stays inactive until someone activates it.",
+            _("Created %(version)s from v%(source)s. It stays inactive until someone activates it.")
+            % {"version": created, "source": source.version},
             messages.SUCCESS,
         )
         return HttpResponseRedirect(admin_url("change", created.pk))
@@ -97,7 +106,8 @@ def new_version_view(model_admin, request, object_id):
         f"{TEMPLATE_DIR}/new_version.html",
         _page_context(
             model_admin, request, original=source,
-            title=f"New version of {source.key}", subtitle=f"Based on v{source.version}",
+            title=_("New version of %(prompt)s") % {"prompt": source.key},
+            subtitle=_("Based on v%(version)s") % {"version": source.version},
             form=form, adminform=helpers.AdminForm(form, NEW_VERSION_FIELDSETS, {}, model_admin=model_admin),
         ),
     )
@@ -185,7 +195,7 @@ def preview_view(model_admin, request, object_id):
         request,
         f"{TEMPLATE_DIR}/preview.html",
         _page_context(
-            model_admin, request, original=template, title=f"Preview of {template}",
+            model_admin, request, original=template, title=_("Preview of %(version)s") % {"version": template},
             form=form, rendered=rendered, render_error=render_error,
         ),
     )
@@ -207,7 +217,7 @@ def diff_view(model_admin, request, object_id):
         request,
         f"{TEMPLATE_DIR}/diff.html",
         _page_context(
-            model_admin, request, original=template, title=f"Diff of {template}",
+            model_admin, request, original=template, title=_("Diff of %(version)s") % {"version": template},
             form=form, older=older, newer=newer, sections=version_diff(older, newer) if other else [],
         ),
     )
@@ -223,7 +233,8 @@ def prompt_history_view(model_admin, request, task_type, name):
         request,
         f"{TEMPLATE_DIR}/prompt_history.html",
         _page_context(
-            model_admin, request, title=f"History of {versions[0].key}", prompt_key=versions[0].key,
+            model_admin, request, title=_("History of %(prompt)s") % {"prompt": versions[0].key},
+            prompt_key=versions[0].key,
             active_version=next((version for version in versions if version.is_active), None),
             versions=versions, activations=selectors.prompt_activation_history(task_type=task_type, name=name),
             requests=selectors.prompt_requests(task_type=task_type, name=name),

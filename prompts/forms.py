@@ -10,8 +10,12 @@ import json
 from django import forms
 from django.forms.fields import InvalidJSONInput
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import escape
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from config.formatting import format_number
 from prompts import schemas
 from prompts.models import PromptTemplate
 from prompts.template_language import ALLOWED_LANGUAGE
@@ -26,7 +30,7 @@ class PrettyJSONField(forms.JSONField):
         try:
             return super().to_python(value)
         except RecursionError:
-            raise forms.ValidationError("This JSON is nested too deeply to be a schema.", code="too_deep") from None
+            raise forms.ValidationError(_("This JSON is nested too deeply to be a schema."), code="too_deep") from None
 
     def bound_data(self, data, initial):
         if self.disabled or data is None:
@@ -46,18 +50,11 @@ class PrettyJSONField(forms.JSONField):
 class VersionContentForm(forms.ModelForm):
     """What a version sends to the LLM: prompt texts, model settings and the optional output schema."""
 
-    temperature = forms.FloatField(min_value=0.0, max_value=1.0, initial=0.0)
+    temperature = forms.FloatField(min_value=0.0, max_value=1.0, initial=0.0, label=_("Temperature"))
     output_schema = PrettyJSONField(
+        label=_("Output schema"),
         required=False,
         widget=forms.Textarea(attrs={"class": "vLargeTextField prompt-editor", "rows": 10}),
-        help_text=(
-            "Optional JSON Schema (an object) the answer must match. $ref may only point into this schema "
-            "(#/... or #anchor), never to a URL or file, and never back to itself; $id/id and $schema only at "
-            f"the top; each anchor name once; at most {schemas.MAX_EXPANDED_SCHEMA_VALUES:,} values and "
-            f"{schemas.MAX_EXPANDED_SCHEMA_DEPTH} levels with references followed, unevaluatedProperties/-Items "
-            "once; "
-            "patterns without nested or ambiguous repeats. Leave empty for free-form answers."
-        ),
     )
 
     class Meta:
@@ -69,10 +66,27 @@ class VersionContentForm(forms.ModelForm):
             "model_name": forms.TextInput(attrs={"class": "vTextField"}),
             "description": forms.Textarea(attrs={"class": "vLargeTextField", "rows": 3}),
         }
-        # The admin shows help texts as HTML; the language's description contains < and >.
-        help_texts = {
-            "system_prompt": escape(f"Optional system message. {ALLOWED_LANGUAGE}"),
-            "user_prompt_template": escape(f"The user message, e.g. Betreff: {{{{ subject }}}}. {ALLOWED_LANGUAGE}"),
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Help texts with numbers and the template language's description: built per form, in the operator's
+        # language. The admin shows help texts as HTML; the language's description contains < and >.
+        language = str(ALLOWED_LANGUAGE)
+        self.fields["system_prompt"].help_text = escape(
+            gettext("Optional system message. %(language)s") % {"language": language}
+        )
+        self.fields["user_prompt_template"].help_text = escape(
+            gettext("The user message, e.g. Betreff: {{ subject }}. %(language)s") % {"language": language}
+        )
+        self.fields["output_schema"].help_text = gettext(
+            "Optional JSON Schema (an object) the answer must match. $ref may only point into this schema "
+            "(#/... or #anchor), never to a URL or file, and never back to itself; $id/id and $schema only at "
+            "the top; each anchor name once; at most %(values)s values and %(depth)s levels with references "
+            "followed, unevaluatedProperties/-Items once; patterns without nested or ambiguous repeats. Leave "
+            "empty for free-form answers."
+        ) % {
+            "values": format_number(schemas.MAX_EXPANDED_SCHEMA_VALUES),
+            "depth": format_number(schemas.MAX_EXPANDED_SCHEMA_DEPTH),
         }
 
     def _clean_prompt_text(self, field):
@@ -97,9 +111,9 @@ class NewVersionForm(VersionContentForm):
     """The content of a new version, prefilled from the version it is made from."""
 
     description = forms.CharField(
-        label="What changed and why",
+        label=_("What changed and why"),
         widget=forms.Textarea(attrs={"class": "vLargeTextField", "rows": 3}),
-        help_text="Shown in the prompt's history, so others know why this version exists.",
+        help_text=_("Shown in the prompt's history, so others know why this version exists."),
     )
 
     class Meta(VersionContentForm.Meta):
@@ -136,14 +150,19 @@ class PreviewForm(forms.Form):
 
 class VersionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        state = ", active" if obj.is_active else ""
-        return f"v{obj.version} ({timezone.localtime(obj.created_at):%Y-%m-%d} by {obj.created_by}{state})"
+        values = {
+            "version": obj.version, "user": obj.created_by,
+            "date": date_format(timezone.localtime(obj.created_at), "SHORT_DATE_FORMAT"),
+        }
+        if obj.is_active:
+            return gettext("v%(version)s (%(date)s by %(user)s, active)") % values
+        return gettext("v%(version)s (%(date)s by %(user)s)") % values
 
 
 class DiffOtherVersionForm(forms.Form):
     """Which other version of the same prompt to compare with."""
 
-    other = VersionChoiceField(queryset=PromptTemplate.objects.none(), label="Compare with", empty_label=None)
+    other = VersionChoiceField(queryset=PromptTemplate.objects.none(), label=_("Compare with"), empty_label=None)
 
     def __init__(self, other_versions, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -13,6 +13,7 @@ for the audit, e.g. which evaluation run passed. A rollback is never gated: it r
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from prompts.errors import ActivationBlocked
 
@@ -68,6 +69,7 @@ class RequireOutputSchemaValidator:
     def validate(self, *, template, active):
         if template.task_type in self.task_types and template.output_schema is None:
             raise ActivationBlocked(
-                f"{template} has no output schema; {template.task_type} answers must be checked against one."
+                gettext("%(version)s has no output schema; %(task_type)s answers must be checked against one.")
+                % {"version": template, "task_type": template.task_type}
             )
-        return "has an output schema" if template.output_schema is not None else None
+        return gettext("has an output schema") if template.output_schema is not None else None

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from jinja2 import TemplateSyntaxError
 
 from prompts import rendering, schemas
@@ -28,9 +30,9 @@ class PromptTemplate(models.Model):
     """One immutable version of a prompt; `(task_type, name)` identifies the prompt."""
 
     class TaskType(models.TextChoices):
-        CLASSIFICATION = "classification", "Classification"
-        EXTRACTION = "extraction", "Extraction"
-        VALIDATION = "validation", "Validation"
+        CLASSIFICATION = "classification", _("Classification")
+        EXTRACTION = "extraction", _("Extraction")
+        VALIDATION = "validation", _("Validation")
 
     # Everything a version sends to the LLM. Saved once, never changed: a change is a new version.
     IMMUTABLE_FIELDS = (
@@ -42,28 +44,37 @@ class PromptTemplate(models.Model):
         "system_prompt", "user_prompt_template", "model_name", "temperature", "max_tokens", "output_schema",
     )
 
-    task_type = models.CharField(max_length=20, choices=TaskType.choices)
-    name = models.SlugField(max_length=100, help_text="Prompt name within its task type, e.g. email_intent.")
-    version = models.PositiveIntegerField(editable=False)
-    system_prompt = models.TextField(blank=True, help_text="Optional system message (Jinja2).")
-    user_prompt_template = models.TextField(help_text="The user message (Jinja2, e.g. {{ subject }}).")
-    is_active = models.BooleanField(default=False, editable=False)
-    created_by = models.CharField(max_length=150)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    description = models.TextField(blank=True, help_text="What changed in this version and why.")
-    model_name = models.CharField(max_length=100, help_text="Anthropic model id, e.g. claude-sonnet-4-6.")
-    temperature = models.FloatField(default=0.0)
-    max_tokens = models.PositiveIntegerField(default=1024)
+    task_type = models.CharField(_("task type"), max_length=20, choices=TaskType.choices)
+    name = models.SlugField(
+        _("name"), max_length=100, help_text=_("Prompt name within its task type, e.g. email_intent.")
+    )
+    version = models.PositiveIntegerField(_("version"), editable=False)
+    system_prompt = models.TextField(_("system prompt"), blank=True, help_text=_("Optional system message (Jinja2)."))
+    user_prompt_template = models.TextField(
+        _("user prompt template"), help_text=_("The user message (Jinja2, e.g. {{ subject }}).")
+    )
+    is_active = models.BooleanField(_("is active"), default=False, editable=False)
+    created_by = models.CharField(_("created by"), max_length=150)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    description = models.TextField(_("description"), blank=True, help_text=_("What changed in this version and why."))
+    model_name = models.CharField(
+        _("model name"), max_length=100, help_text=_("Anthropic model id, e.g. claude-sonnet-4-6.")
+    )
+    temperature = models.FloatField(_("temperature"), default=0.0)
+    max_tokens = models.PositiveIntegerField(_("max tokens"), default=1024)
     output_schema = models.JSONField(
-        null=True, blank=True, help_text="Optional JSON Schema; when set, the answer must match it."
+        _("output schema"), null=True, blank=True,
+        help_text=_("Optional JSON Schema; when set, the answer must match it."),
     )
     variables = models.JSONField(
-        default=list, editable=False, help_text="Variables the templates expect, found when saved."
+        _("variables"), default=list, editable=False, help_text=_("Variables the templates expect, found when saved.")
     )
 
     objects = PromptTemplateManager()
 
     class Meta:
+        verbose_name = _("prompt template")
+        verbose_name_plural = _("prompt templates")
         ordering = ["task_type", "name", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["task_type", "name", "version"], name="prompt_version_unique"),
@@ -126,7 +137,7 @@ class PromptTemplate(models.Model):
                 rendering.check_template(getattr(self, field))
             except TemplateSyntaxError as exc:
                 errors[field] = ValidationError(
-                    "Template error on line %(line)s: %(message)s",
+                    _("Template error on line %(line)s: %(message)s"),
                     code="template_syntax",
                     params={"line": exc.lineno, "message": exc.message},
                 )
@@ -164,43 +175,56 @@ class PromptActivation(models.Model):
     (the request and its approval, the activation gate's verdict or its override, the canary it ended)."""
 
     class Kind(models.TextChoices):
-        ACTIVATE = "activate", "Activated"
-        ROLLBACK = "rollback", "Rolled back"
-        SEED = "seed", "Seeded"
-        PROMOTE = "promote", "Promoted from a canary"
+        ACTIVATE = "activate", _("Activated")
+        ROLLBACK = "rollback", _("Rolled back")
+        SEED = "seed", _("Seeded")
+        PROMOTE = "promote", _("Promoted from a canary")
 
-    task_type = models.CharField(max_length=20, choices=PromptTemplate.TaskType.choices)
-    name = models.SlugField(max_length=100)
+    task_type = models.CharField(_("task type"), max_length=20, choices=PromptTemplate.TaskType.choices)
+    name = models.SlugField(_("name"), max_length=100)
     from_version = models.ForeignKey(
-        PromptTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        PromptTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("from version"),
     )
-    to_version = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="activations")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    activated_by = models.CharField(max_length=150)
-    activated_at = models.DateTimeField(default=timezone.now)
-    reason = models.TextField(blank=True, help_text="Why: the request's reason, or the canary monitor's.")
+    to_version = models.ForeignKey(
+        PromptTemplate, on_delete=models.PROTECT, related_name="activations", verbose_name=_("to version")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    activated_by = models.CharField(_("activated by"), max_length=150)
+    activated_at = models.DateTimeField(_("activated at"), default=timezone.now)
+    reason = models.TextField(
+        _("reason"), blank=True, help_text=_("Why: the request's reason, or the canary monitor's.")
+    )
     request = models.ForeignKey(
         "ActivationRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="activations",
-        help_text="The approved request this activation applied (four-eyes).",
+        verbose_name=_("request"), help_text=_("The approved request this activation applied (four-eyes)."),
     )
     rollout = models.ForeignKey(
         "PromptRollout", null=True, blank=True, on_delete=models.PROTECT, related_name="activations",
-        help_text="The canary this activation promoted or ended.",
+        verbose_name=_("rollout"), help_text=_("The canary this activation promoted or ended."),
     )
     gate = models.JSONField(
-        default=dict, blank=True, help_text="The activation validators' verdict: what passed, what was overridden."
+        _("gate"), default=dict, blank=True,
+        help_text=_("The activation validators' verdict: what passed, what was overridden."),
     )
-    override_reason = models.TextField(blank=True, help_text="Why the activation gate was overridden.")
+    override_reason = models.TextField(
+        _("override reason"), blank=True, help_text=_("Why the activation gate was overridden.")
+    )
 
     objects = PromptActivationManager()
 
     class Meta:
+        verbose_name = _("prompt activation")
+        verbose_name_plural = _("prompt activations")
         ordering = ["-activated_at", "-id"]
         indexes = [models.Index(fields=["task_type", "name", "-activated_at"], name="prompt_activation_key_idx")]
 
     def __str__(self):
-        source = f"v{self.from_version.version}" if self.from_version_id else "nothing"
-        return f"{self.task_type}.{self.name}: {source} → v{self.to_version.version} by {self.activated_by}"
+        source = f"v{self.from_version.version}" if self.from_version_id else gettext("nothing")
+        return gettext("%(prompt)s: %(source)s → v%(version)s by %(user)s") % {
+            "prompt": f"{self.task_type}.{self.name}", "source": source, "version": self.to_version.version,
+            "user": self.activated_by,
+        }
 
     def natural_key(self):
         # Fixtures (the demo) find a prompt's seed activation by this, to date it as of the demo's start.
@@ -210,30 +234,37 @@ class ActivationRequest(models.Model):
     """Four-eyes: one operator asks for an activation (or a canary), another approves or rejects it."""
 
     class Kind(models.TextChoices):
-        ACTIVATE = "activate", "Activation"
-        CANARY = "canary", "Canary"
+        ACTIVATE = "activate", _("Activation")
+        CANARY = "canary", _("Canary")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
-    task_type = models.CharField(max_length=20, choices=PromptTemplate.TaskType.choices, editable=False)
-    name = models.SlugField(max_length=100, editable=False)
-    template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="activation_requests")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ACTIVATE)
-    percent = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Canary only: the share of e-mails (1–50 %) the version serves."
+    task_type = models.CharField(
+        _("task type"), max_length=20, choices=PromptTemplate.TaskType.choices, editable=False
     )
-    reason = models.TextField(help_text="Why this version should serve.")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    requested_by = models.CharField(max_length=150)
-    requested_at = models.DateTimeField(default=timezone.now)
-    decided_by = models.CharField(max_length=150, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_comment = models.TextField(blank=True)
+    name = models.SlugField(_("name"), max_length=100, editable=False)
+    template = models.ForeignKey(
+        PromptTemplate, on_delete=models.PROTECT, related_name="activation_requests", verbose_name=_("template")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.ACTIVATE)
+    percent = models.PositiveSmallIntegerField(
+        _("percent"), null=True, blank=True,
+        help_text=_("Canary only: the share of e-mails (1–50 %) the version serves."),
+    )
+    reason = models.TextField(_("reason"), help_text=_("Why this version should serve."))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.CharField(_("requested by"), max_length=150)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    decided_by = models.CharField(_("decided by"), max_length=150, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_comment = models.TextField(_("decision comment"), blank=True)
 
     class Meta:
+        verbose_name = _("activation request")
+        verbose_name_plural = _("activation requests")
         ordering = ["-requested_at", "-id"]
         constraints = [
             # One open question per prompt at a time: approvers never choose between rival requests.
@@ -262,8 +293,13 @@ class ActivationRequest(models.Model):
         ]
 
     def __str__(self):
-        what = f"canary of {self.template} at {self.percent} %" if self.kind == self.Kind.CANARY else f"{self.template}"
-        return f"Request #{self.pk}: {what} by {self.requested_by} ({self.get_status_display().lower()})"
+        values = {
+            "pk": self.pk, "version": self.template, "percent": self.percent, "user": self.requested_by,
+            "status": self.get_status_display().lower(),
+        }
+        if self.kind == self.Kind.CANARY:
+            return gettext("Request #%(pk)s: canary of %(version)s at %(percent)s %% by %(user)s (%(status)s)") % values
+        return gettext("Request #%(pk)s: %(version)s by %(user)s (%(status)s)") % values
 
 
 class PromptRollout(models.Model):
@@ -271,34 +307,45 @@ class PromptRollout(models.Model):
     `baseline`, until the monitor or an operator rolls it back, promotes it or stops it."""
 
     class State(models.TextChoices):
-        RUNNING = "running", "Running"
-        PROMOTED = "promoted", "Promoted"
-        ROLLED_BACK = "rolled_back", "Rolled back"
-        STOPPED = "stopped", "Stopped"
+        RUNNING = "running", _("Running")
+        PROMOTED = "promoted", _("Promoted")
+        ROLLED_BACK = "rolled_back", _("Rolled back")
+        STOPPED = "stopped", _("Stopped")
 
-    task_type = models.CharField(max_length=20, choices=PromptTemplate.TaskType.choices, editable=False)
-    name = models.SlugField(max_length=100, editable=False)
-    baseline = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="+")
-    candidate = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="rollouts")
-    percent = models.PositiveSmallIntegerField(help_text="Share of e-mails (1–50 %) the candidate serves.")
-    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
-    reason = models.TextField(blank=True, help_text="Why the canary was started.")
-    started_by = models.CharField(max_length=150)
-    started_at = models.DateTimeField(default=timezone.now)
-    request = models.ForeignKey(
-        ActivationRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="rollouts"
+    task_type = models.CharField(
+        _("task type"), max_length=20, choices=PromptTemplate.TaskType.choices, editable=False
     )
-    gate = models.JSONField(default=dict, blank=True)
-    override_reason = models.TextField(blank=True)
-    ended_by = models.CharField(max_length=150, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    end_reason = models.TextField(blank=True)
+    name = models.SlugField(_("name"), max_length=100, editable=False)
+    baseline = models.ForeignKey(
+        PromptTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("baseline")
+    )
+    candidate = models.ForeignKey(
+        PromptTemplate, on_delete=models.PROTECT, related_name="rollouts", verbose_name=_("candidate")
+    )
+    percent = models.PositiveSmallIntegerField(
+        _("percent"), help_text=_("Share of e-mails (1–50 %) the candidate serves.")
+    )
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.RUNNING)
+    reason = models.TextField(_("reason"), blank=True, help_text=_("Why the canary was started."))
+    started_by = models.CharField(_("started by"), max_length=150)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    request = models.ForeignKey(
+        ActivationRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="rollouts",
+        verbose_name=_("request"),
+    )
+    gate = models.JSONField(_("gate"), default=dict, blank=True)
+    override_reason = models.TextField(_("override reason"), blank=True)
+    ended_by = models.CharField(_("ended by"), max_length=150, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_reason = models.TextField(_("end reason"), blank=True)
     figures = models.JSONField(
-        null=True, blank=True, help_text="Both arms' figures when it ended (calls, failures, cost, evidence)."
+        _("figures"), null=True, blank=True,
+        help_text=_("Both arms' figures when it ended (calls, failures, cost, evidence)."),
     )
 
     class Meta:
-        verbose_name = "canary rollout"
+        verbose_name = _("canary rollout")
+        verbose_name_plural = _("canary rollouts")
         ordering = ["-started_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -316,7 +363,9 @@ class PromptRollout(models.Model):
         ]
 
     def __str__(self):
-        return f"Canary of {self.candidate} at {self.percent} % beside v{self.baseline.version}"
+        return gettext("Canary of %(candidate)s at %(percent)s %% beside v%(baseline)s") % {
+            "candidate": self.candidate, "percent": self.percent, "baseline": self.baseline.version,
+        }
 
     @property
     def share(self):

@@ -19,11 +19,13 @@ import functools
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from config.formatting import format_number
 from prompts import template_filters, template_language
 from prompts.errors import TemplateRenderError
 from prompts.template_filters import (
@@ -88,7 +90,10 @@ class _RenderLimits(NodeTransformer):
 
 def _printable(value):
     """Only plain values reach the prompt; an object's repr (a class, a function, a loop) is refused."""
-    return refuse_text_larger_than_a_prompt(require_plain(value, "printed value"), "a printed value")
+    return refuse_text_larger_than_a_prompt(require_plain(value, _A_PRINTED_VALUE), _A_PRINTED_VALUE)
+
+
+_A_PRINTED_VALUE = gettext_lazy("a printed value")
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):
@@ -136,13 +141,19 @@ _environment = PromptSandbox(undefined=StrictUndefined, autoescape=False, keep_t
 
 def _parse(source):
     if len(source) > MAX_TEMPLATE_SIZE:
-        raise TemplateRefused(f"a template longer than {MAX_TEMPLATE_SIZE:,} characters is not a prompt", 1)
+        raise TemplateRefused(
+            gettext("a template longer than %(size)s characters is not a prompt")
+            % {"size": format_number(MAX_TEMPLATE_SIZE)},
+            1,
+        )
     try:
         return _environment.parse(source)
     except RecursionError:
-        raise TemplateRefused("nesting this deep is not allowed in a prompt template", 1) from None
+        raise TemplateRefused(gettext("nesting this deep is not allowed in a prompt template"), 1) from None
     except ValueError as exc:  # e.g. a number literal beyond Python's digit limit
-        raise TemplateRefused(f"a value the template language cannot read ({exc})", 1) from None
+        raise TemplateRefused(
+            gettext("a value the template language cannot read (%(error)s)") % {"error": exc}, 1
+        ) from None
 
 
 def check_template(source):
@@ -167,7 +178,9 @@ def compile_template(source):
     try:
         return _environment.from_string(_RenderLimits().visit(tree))
     except SyntaxError as exc:  # Python's own limits, e.g. "too many statically nested blocks"
-        raise TemplateRefused(f"the template is too complex to compile ({exc.msg})", 1) from None
+        raise TemplateRefused(
+            gettext("the template is too complex to compile (%(error)s)") % {"error": exc.msg}, 1
+        ) from None
 
 
 def render_template(source, variables):
@@ -176,20 +189,25 @@ def render_template(source, variables):
         with render_budget(settings.PROMPT_RENDER_DEADLINE_SECONDS):
             return _bounded_output(compile_template(source).generate(variables))
     except TemplateRefused as exc:
-        raise TemplateRenderError(f"Template refused on line {exc.lineno}: {exc.message}") from None
+        raise TemplateRenderError(
+            gettext("Template refused on line %(line)s: %(message)s") % {"line": exc.lineno, "message": exc.message}
+        ) from None
     except SecurityError as exc:
-        raise TemplateRenderError(f"Template refused by the sandbox: {exc}") from None
+        raise TemplateRenderError(gettext("Template refused by the sandbox: %(reason)s") % {"reason": exc}) from None
     except UndefinedError as exc:
         raise TemplateRenderError(_describe_undefined(exc)) from None
     except TemplateSyntaxError as exc:
-        raise TemplateRenderError(f"Template syntax error on line {exc.lineno}: {exc.message}") from None
+        raise TemplateRenderError(
+            gettext("Template syntax error on line %(line)s: %(message)s")
+            % {"line": exc.lineno, "message": exc.message}
+        ) from None
     except RecursionError:
-        raise TemplateRenderError("Template could not be rendered: it is nested too deeply.") from None
+        raise TemplateRenderError(gettext("Template could not be rendered: it is nested too deeply.")) from None
     except MemoryError:
-        raise TemplateRenderError("Template could not be rendered: it needs too much memory.") from None
+        raise TemplateRenderError(gettext("Template could not be rendered: it needs too much memory.")) from None
     except Exception as exc:
         # A whitelisted construct can still fail like Python does (1 // 0, a bad round method).
-        raise TemplateRenderError(f"Template could not be rendered: {exc}") from None
+        raise TemplateRenderError(gettext("Template could not be rendered: %(error)s") % {"error": exc}) from None
 
 
 def _bounded_output(chunks):
@@ -207,6 +225,6 @@ def _describe_undefined(exc):
     # "'dict object' has no attribute 'x'" for a missing attribute of a given one.
     match = re.fullmatch(r"'(?P<name>[^']+)' is undefined", exc.message or "")
     if match:
-        return f"Missing template variable '{match['name']}'."
-    return f"Template variable problem: {exc.message}"
+        return gettext("Missing template variable '%(name)s'.") % {"name": match["name"]}
+    return gettext("Template variable problem: %(message)s") % {"message": exc.message}
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 import jsonschema
 import referencing
 import referencing.exceptions
+from django.utils.translation import gettext
 from jsonschema.validators import validator_for
 from jsonschema_specifications import REGISTRY as META_SCHEMAS
 
+from config.formatting import format_number
 from prompts.schema_patterns import UnsafePattern, longest_subject
 
 # JSON nesting levels (a property of an object costs two: "properties" and its name).
@@ -54,14 +56,16 @@ def check_structure(schema):
     tree = check_shape(schema)
     if "$schema" in schema and _known_validator_class(schema) is None:
         raise InvalidOutputSchema(
-            f"unknown $schema {schema['$schema']!r}; leave it out or use a JSON Schema draft's URL, e.g. "
-            "https://json-schema.org/draft/2020-12/schema"
+            gettext(
+                "unknown $schema %(value)r; leave it out or use a JSON Schema draft's URL, e.g. "
+                "https://json-schema.org/draft/2020-12/schema"
+            ) % {"value": schema["$schema"]}
         )
     validator_class = validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as exc:
-        raise InvalidOutputSchema(f"not a valid JSON Schema: {exc.message}") from None
+        raise InvalidOutputSchema(gettext("not a valid JSON Schema: %(error)s") % {"error": exc.message}) from None
     subschemas = _check_subschemas(schema, tree, validator_class)
     _refuse_recursion(subschemas.references)
     return validator_class, _check_expanded_size(tree, subschemas)
@@ -87,20 +91,25 @@ def check_shape(schema):
     """Refuse what is not an object or too deep or big to check; return its _Tree (walked without recursion)."""
     if not isinstance(schema, dict):
         raise InvalidOutputSchema(
-            f'an output schema must be a JSON object like {{"type": "object"}}, not {schema!r:.40}'
+            gettext('an output schema must be a JSON object like {"type": "object"}, not %(value)s')
+            % {"value": f"{schema!r:.40}"}
         )
     if "$schema" in schema and not isinstance(schema["$schema"], str):
-        raise InvalidOutputSchema("$schema must be a string: the URL of a JSON Schema draft")
+        raise InvalidOutputSchema(gettext("$schema must be a string: the URL of a JSON Schema draft"))
     tree, order, parents = _Tree(), [], []
     stack = [(schema, (), -1)]
     while stack:
         node, path, parent = stack.pop()
         if len(path) > MAX_SCHEMA_DEPTH:
             raise InvalidOutputSchema(
-                f"the schema is nested deeper than {MAX_SCHEMA_DEPTH} levels (at {_pointer(path[:8])}...)"
+                gettext("the schema is nested deeper than %(levels)s levels (at %(where)s...)")
+                % {"levels": MAX_SCHEMA_DEPTH, "where": _pointer(path[:8])}
             )
         if len(order) >= MAX_EXPANDED_SCHEMA_VALUES:
-            raise InvalidOutputSchema(f"the schema has more than {MAX_EXPANDED_SCHEMA_VALUES:,} values")
+            raise InvalidOutputSchema(
+                gettext("the schema has more than %(count)s values")
+                % {"count": format_number(MAX_EXPANDED_SCHEMA_VALUES)}
+            )
         index = len(order)
         order.append(path)
         parents.append(parent)
@@ -151,7 +160,9 @@ def _check_subschemas(schema, tree, validator_class):
                 target = _resolve(resolver, tree, path, keyword, node[keyword])
                 references.append((path, keyword, node[keyword], target))
                 if len(references) > MAX_REFERENCES:
-                    raise InvalidOutputSchema(f"the schema has more than {MAX_REFERENCES} references ($ref)")
+                    raise InvalidOutputSchema(
+                        gettext("the schema has more than %(count)s references ($ref)") % {"count": MAX_REFERENCES}
+                    )
                 if target is not None:
                     targets.append((target, _at(schema, target)))
     return found
@@ -163,7 +174,8 @@ def _check_target_is_a_schema(validator_class, path, node):
         validator_class.check_schema(node)
     except jsonschema.SchemaError as exc:
         raise InvalidOutputSchema(
-            f"a reference points to {_pointer(path)}, which is not a valid JSON Schema: {exc.message}"
+            gettext("a reference points to %(where)s, which is not a valid JSON Schema: %(error)s")
+            % {"where": _pointer(path), "error": exc.message}
         ) from None
 
 
@@ -187,74 +199,110 @@ def _subschemas_of(node):
 def _check_subschema(node, path, anchors):
     where = _pointer(path)
     if path and "$schema" in node:
-        raise InvalidOutputSchema(f"$schema is only allowed at the top of the schema, not at {where}")
+        raise InvalidOutputSchema(
+            gettext("$schema is only allowed at the top of the schema, not at %(where)s") % {"where": where}
+        )
     if "$vocabulary" in node:
-        raise InvalidOutputSchema(f"$vocabulary (at {where}) belongs in a meta-schema, not an output schema")
+        raise InvalidOutputSchema(
+            gettext("$vocabulary (at %(where)s) belongs in a meta-schema, not an output schema") % {"where": where}
+        )
     for keyword in ID_KEYWORDS:
         if not isinstance(node.get(keyword), str):
             continue
         if path:
             # A nested identifier changes what "#/..." below it means (and a draft-4 "id": "#x" is an anchor).
             raise InvalidOutputSchema(
-                f"{keyword} is only allowed at the top of the schema, not at {where}; name a subschema "
-                "with $anchor or refer to it with #/..."
+                gettext(
+                    "%(keyword)s is only allowed at the top of the schema, not at %(where)s; name a subschema "
+                    "with $anchor or refer to it with #/..."
+                ) % {"keyword": keyword, "where": where}
             )
         try:
             fragment = urllib.parse.urlsplit(node[keyword]).fragment
         except ValueError:
-            raise InvalidOutputSchema(f"{keyword} {node[keyword][:100]!r} at the top is not a URI") from None
+            raise InvalidOutputSchema(
+                gettext("%(keyword)s %(value)r at the top is not a URI")
+                % {"keyword": keyword, "value": node[keyword][:100]}
+            ) from None
         if fragment:
-            raise InvalidOutputSchema(f"{keyword} {node[keyword]!r} at the top may not have a #fragment")
+            raise InvalidOutputSchema(
+                gettext("%(keyword)s %(value)r at the top may not have a #fragment")
+                % {"keyword": keyword, "value": node[keyword]}
+            )
     for keyword in ANCHOR_KEYWORDS:
         name = node.get(keyword)
         if isinstance(name, str):
             if name in anchors:
                 raise InvalidOutputSchema(
-                    f"the anchor {name!r} is defined twice ({keyword} at {where} and at {anchors[name]}); each "
-                    "anchor name may be used once"
+                    gettext(
+                        "the anchor %(name)r is defined twice (%(keyword)s at %(where)s and at %(other)s); each "
+                        "anchor name may be used once"
+                    ) % {"name": name, "keyword": keyword, "where": where, "other": anchors[name]}
                 )
             anchors[name] = where
     if isinstance(node.get("pattern"), str):
-        _check_regex(node["pattern"], f"pattern at {where}")
+        _check_regex(node["pattern"], gettext("the pattern at %(where)s") % {"where": where})
     if isinstance(node.get("patternProperties"), dict):
         for pattern in node["patternProperties"]:
-            described = f"patternProperties {pattern[:60]!r} at {where}"
+            described = gettext("the patternProperties %(pattern)r at %(where)s") % {
+                "pattern": pattern[:60], "where": where,
+            }
             # Property names are matched whole (jsonschema's own re.search), up to MAX_ANSWER_KEY_CHARS.
             if _check_regex(pattern, described) < MAX_ANSWER_KEY_CHARS:
                 raise InvalidOutputSchema(
-                    f"the {described} has too many repeats to be checked on property names of up to "
-                    f"{MAX_ANSWER_KEY_CHARS} characters"
+                    gettext(
+                        "%(pattern)s has too many repeats to be checked on property names of up to %(count)s "
+                        "characters"
+                    ) % {"pattern": described, "count": MAX_ANSWER_KEY_CHARS}
                 )
 
 
 def _check_regex(pattern, described):
-    """The longest text `pattern` is matched against; InvalidOutputSchema for a pattern that is refused."""
+    """The longest text `pattern` is matched against; InvalidOutputSchema for a pattern that is refused.
+
+    `described` names the pattern ("the pattern at #/properties/x"); UnsafePattern says what is wrong with it.
+    """
     try:
         return longest_subject(pattern)
     except UnsafePattern as exc:
-        raise InvalidOutputSchema(f"the {described} {exc}") from None
+        raise InvalidOutputSchema(
+            # Translators: a pattern ("the pattern at #/x") and what is wrong with it ("is longer than ...").
+            gettext("%(pattern)s %(problem)s") % {"pattern": described, "problem": exc}
+        ) from None
 
 
 def _resolve(resolver, tree, path, keyword, reference):
     """The path of what `reference` points to, resolved by the validator's own resolver (None for true/false)."""
-    described = f"{keyword} {reference[:100]!r} at {_pointer(path)}"
+    values = {"reference": f"{keyword} {reference[:100]!r}", "where": _pointer(path)}
     if not reference.startswith("#"):
         raise InvalidOutputSchema(
-            f"{described} points outside this schema; only references into it (#/...) are allowed, so nothing "
-            "is ever fetched"
+            gettext(
+                "%(reference)s at %(where)s points outside this schema; only references into it (#/...) are "
+                "allowed, so nothing is ever fetched"
+            ) % values
         )
     try:
         contents = resolver.lookup(reference).contents
     except (referencing.exceptions.NoSuchAnchor, referencing.exceptions.InvalidAnchor):
-        raise InvalidOutputSchema(f"{described} names no anchor of this schema") from None
+        raise InvalidOutputSchema(
+            gettext("%(reference)s at %(where)s names no anchor of this schema") % values
+        ) from None
     except referencing.exceptions.PointerToNowhere:
-        raise InvalidOutputSchema(f"{described} points to nothing in this schema") from None
+        raise InvalidOutputSchema(
+            gettext("%(reference)s at %(where)s points to nothing in this schema") % values
+        ) from None
     except (referencing.exceptions.Unresolvable, ValueError, LookupError, TypeError) as exc:
-        raise InvalidOutputSchema(f"{described} cannot be resolved inside this schema ({exc})") from None
+        raise InvalidOutputSchema(
+            gettext("%(reference)s at %(where)s cannot be resolved inside this schema (%(error)s)")
+            % {**values, "error": exc}
+        ) from None
     if isinstance(contents, bool):
         return None
     if not isinstance(contents, dict) or id(contents) not in tree.path_of:
-        raise InvalidOutputSchema(f"{described} points to {type(contents).__name__} value, not a schema")
+        raise InvalidOutputSchema(
+            gettext("%(reference)s at %(where)s points to %(type)s value, not a schema")
+            % {**values, "type": type(contents).__name__}
+        )
     return tree.path_of[id(contents)]
 
 
@@ -293,8 +341,10 @@ def _refuse_recursion(references):
             elif state.get(next_index) == "open":
                 path, keyword, reference, _ = references[next_index]
                 raise InvalidOutputSchema(
-                    f"{keyword} {reference!r} at {_pointer(path)} leads back to itself (a recursive schema); "
-                    "structured outputs need a schema without recursion"
+                    gettext(
+                        "%(keyword)s %(reference)r at %(where)s leads back to itself (a recursive schema); "
+                        "structured outputs need a schema without recursion"
+                    ) % {"keyword": keyword, "reference": reference, "where": _pointer(path)}
                 )
             elif next_index not in state:
                 state[next_index] = "open"
@@ -338,18 +388,24 @@ def _check_expanded_size(tree, subschemas):
     values, depth, unevaluated = expanded[()]
     if values > MAX_EXPANDED_SCHEMA_VALUES:
         raise InvalidOutputSchema(
-            f"the schema has more than {MAX_EXPANDED_SCHEMA_VALUES:,} values once its references are followed "
-            f"({values:,}); refer to fewer or smaller subschemas"
+            gettext(
+                "the schema has more than %(limit)s values once its references are followed (%(count)s); refer "
+                "to fewer or smaller subschemas"
+            ) % {"limit": format_number(MAX_EXPANDED_SCHEMA_VALUES), "count": format_number(values)}
         )
     if depth > MAX_EXPANDED_SCHEMA_DEPTH:
         raise InvalidOutputSchema(
-            f"the schema is nested deeper than {MAX_EXPANDED_SCHEMA_DEPTH} levels once its references are "
-            f"followed ({depth}); refer through fewer levels"
+            gettext(
+                "the schema is nested deeper than %(limit)s levels once its references are followed (%(depth)s); "
+                "refer through fewer levels"
+            ) % {"limit": MAX_EXPANDED_SCHEMA_DEPTH, "depth": depth}
         )
     if unevaluated > 1:
         raise InvalidOutputSchema(
-            f"unevaluatedProperties/unevaluatedItems may be used once (references followed), not {unevaluated} "
-            "times: nested, validating them takes exponential time; use additionalProperties/items instead"
+            gettext(
+                "unevaluatedProperties/unevaluatedItems may be used once (references followed), not %(count)s "
+                "times: nested, validating them takes exponential time; use additionalProperties/items instead"
+            ) % {"count": unevaluated}
         )
     return values * depth if unevaluated else values
 

@@ -19,6 +19,8 @@ import re
 import re._constants as sre
 import re._parser as sre_parse
 
+from django.utils.translation import gettext
+
 MAX_PATTERN_CHARS = 1_000
 MAX_SUBJECT_CHARS = 1_000
 MIN_SUBJECT_CHARS = 50
@@ -44,19 +46,21 @@ def match_steps(pattern, length):
 @functools.lru_cache(maxsize=1024)
 def _choices(pattern):
     if len(pattern) > MAX_PATTERN_CHARS:
-        raise UnsafePattern(f"is longer than {MAX_PATTERN_CHARS} characters")
+        raise UnsafePattern(gettext("is longer than %(count)s characters") % {"count": MAX_PATTERN_CHARS})
     try:
         parsed = sre_parse.parse(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
-        raise UnsafePattern(f"is not a valid regular expression ({exc})") from None
+        raise UnsafePattern(gettext("is not a valid regular expression (%(error)s)") % {"error": exc}) from None
     choices = _Choices()
     _check_items(list(parsed), choices, repeated=False, case_insensitive=bool(parsed.state.flags & re.IGNORECASE))
     longest = choices.longest = choices.longest_subject()
     if longest < MIN_SUBJECT_CHARS:
         raise UnsafePattern(
-            f"has too many repeats and alternatives one after another: it could only be checked on texts of up to "
-            f"{longest} characters (at least {MIN_SUBJECT_CHARS} are needed); each *, + or {{n,}} multiplies the "
-            "time a failing match takes"
+            gettext(
+                "has too many repeats and alternatives one after another: it could only be checked on texts of up "
+                "to %(longest)s characters (at least %(needed)s are needed); each *, + or {n,} multiplies the "
+                "time a failing match takes"
+            ) % {"longest": longest, "needed": MIN_SUBJECT_CHARS}
         )
     return choices
 
@@ -93,8 +97,10 @@ def _check_items(items, choices, *, repeated, case_insensitive):
             low, high, body = argument
             if repeated and low != high:
                 raise UnsafePattern(
-                    f"repeats a part of variable length ({_describe(argument)}) inside another repeat, "
-                    "which can backtrack without bound; write it without nesting the repeats"
+                    gettext(
+                        "repeats a part of variable length (%(part)s) inside another repeat, which can backtrack "
+                        "without bound; write it without nesting the repeats"
+                    ) % {"part": _describe(argument)}
                 )
             if low != high:
                 choices.spans.append(None if high == sre.MAXREPEAT else high - low + 1)
@@ -118,7 +124,9 @@ def _check_items(items, choices, *, repeated, case_insensitive):
             for branch in branches:
                 _check_items(branch, choices, repeated=repeated, case_insensitive=case_insensitive)
         elif op in (sre.GROUPREF, sre.GROUPREF_EXISTS):
-            raise UnsafePattern("uses a back-reference (\\1, (?P=name), (?(1)...)), which can take exponential time")
+            raise UnsafePattern(
+                gettext("uses a back-reference (\\1, (?P=name), (?(1)...)), which can take exponential time")
+            )
 
 
 def _refuse_ambiguous_alternatives(branches, case_insensitive):
@@ -126,15 +134,15 @@ def _refuse_ambiguous_alternatives(branches, case_insensitive):
     for branch in branches:
         first, can_be_empty = _first_characters(branch, case_insensitive)
         if can_be_empty:
-            raise UnsafePattern(
+            raise UnsafePattern(gettext(
                 "has an alternative that can match nothing inside a repeat (like (a|)* or (a|a)*), which can "
                 "backtrack without bound"
-            )
+            ))
         if any(_overlap(first, other) for other in firsts):
-            raise UnsafePattern(
+            raise UnsafePattern(gettext(
                 "has alternatives that can start with the same character inside a repeat (like (a|ab)*), which "
                 "can backtrack without bound"
-            )
+            ))
         firsts.append(first)
 
 

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import jsonschema
 import referencing
 import referencing.exceptions
+from django.utils.translation import get_language, gettext
 from jsonschema.protocols import Validator
 
+from config.formatting import format_number
 from prompts.schema_checks import (  # noqa: F401 (the schema limits are part of this module's interface)
     MAX_ANSWER_KEY_CHARS,
     MAX_EXPANDED_SCHEMA_DEPTH,
@@ -73,8 +75,9 @@ def _usable(schema):
         text = None  # too deep or not JSON: the uncached check says which
     if text is None:
         check_shape(schema)
-        raise InvalidOutputSchema("the schema is not plain JSON (numbers, strings, lists and objects only)")
-    usable, problem = _usable_schema_for_text(text)
+        raise InvalidOutputSchema(gettext("the schema is not plain JSON (numbers, strings, lists and objects only)"))
+    # The reason a schema is refused is cached in the language it was written in: the language is part of the key.
+    usable, problem = _usable_schema_for_text(text, get_language())
     if problem:
         raise InvalidOutputSchema(problem)
     return usable
@@ -107,17 +110,22 @@ def answer_schema_error(data, schema):
 
 
 @functools.lru_cache(maxsize=128)
-def _usable_schema_for_text(text):
-    """(_UsableSchema, "") for a usable schema given as JSON text, else (None, why not); cached per schema."""
+def _usable_schema_for_text(text, language):
+    """(_UsableSchema, "") for a usable schema given as JSON text, else (None, why not in `language`, the active
+    one); cached per schema and language."""
     if len(text) > MAX_SCHEMA_CHARS:
-        return None, f"the schema is longer than {MAX_SCHEMA_CHARS:,} characters as JSON ({len(text):,})"
+        return None, gettext("the schema is longer than %(limit)s characters as JSON (%(size)s)") % {
+            "limit": format_number(MAX_SCHEMA_CHARS), "size": format_number(len(text)),
+        }
     schema = json.loads(text)  # a private copy: a tree, whatever objects the caller's schema shares
     try:
         validator_class, checks_per_value = check_structure(schema)
     except InvalidOutputSchema as exc:
         return None, str(exc)
     except Exception as exc:  # a schema no rule foresaw is refused too: a form error, never a 500 or a crash
-        return None, f"the schema could not be checked ({type(exc).__name__}: {str(exc)[:200]})"
+        return None, gettext("the schema could not be checked (%(error)s)") % {
+            "error": f"{type(exc).__name__}: {str(exc)[:200]}",
+        }
     validator = _answer_validator_class(validator_class)(schema, registry=referencing.Registry())
     return _UsableSchema(validator, checks_per_value), ""
 

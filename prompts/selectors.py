@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.utils.translation import gettext
 
 from prompts import routing
 from prompts.errors import NoActivePrompt, RollbackUnavailable
@@ -212,8 +213,13 @@ def rollback_target(*, task_type, name, versions=None):
         versions = list(prompt_versions(task_type=task_type, name=name))
     current = next((v for v in versions if v.is_active), None)
     if current is None:
-        raise RollbackUnavailable(f"{task_type}.{name} has no active version to roll back from.")
+        raise RollbackUnavailable(
+            gettext("%(prompt)s has no active version to roll back from.") % {"prompt": f"{task_type}.{name}"}
+        )
     previous = version_before(current, versions)
     if previous is None:
-        raise RollbackUnavailable(f"{current} is the first version of {task_type}.{name}; nothing to roll back to.")
+        raise RollbackUnavailable(
+            gettext("%(version)s is the first version of %(prompt)s; nothing to roll back to.")
+            % {"version": current, "prompt": f"{task_type}.{name}"}
+        )
     return current, previous

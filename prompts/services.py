@@ -10,6 +10,7 @@ import zlib
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from prompts import notifications, selectors
 from prompts.errors import ReleaseRefused, RollbackUnavailable
@@ -137,10 +138,10 @@ def prompt_rollback(*, task_type, name, activated_by, expected_current=None):
         versions = _lock_prompt_versions(task_type=task_type, name=name)
         current, previous = selectors.rollback_target(task_type=task_type, name=name, versions=versions)
         if expected_current is not None and current.version != expected_current:
-            raise RollbackUnavailable(
-                f"v{current.version} became active after the page was opened (it showed v{expected_current}); "
-                "look at the history again before rolling back."
-            )
+            raise RollbackUnavailable(gettext(
+                "v%(current)s became active after the page was opened (it showed v%(expected)s); look at the "
+                "history again before rolling back."
+            ) % {"current": current.version, "expected": expected_current})
         return prompt_activate(template=previous, activated_by=activated_by, kind=PromptActivation.Kind.ROLLBACK)
 
 
@@ -151,13 +152,13 @@ def activation_request(*, template, requested_by, reason, kind=ActivationRequest
 
     `requested_by` is the requesting user (needs `prompts.activate_version`). Approvers are told by e-mail.
     """
-    _require_permission(requested_by, REQUEST_PERMISSION, "request an activation")
+    _require_permission(requested_by, REQUEST_PERMISSION, gettext("request an activation"))
     if not (reason or "").strip():
-        raise ReleaseRefused("Say why this version should serve: a request needs a reason.")
+        raise ReleaseRefused(gettext("Say why this version should serve: a request needs a reason."))
     if kind == ActivationRequest.Kind.CANARY:
         _check_percent(percent)
     elif percent is not None:
-        raise ReleaseRefused("Only a canary request has a percent.")
+        raise ReleaseRefused(gettext("Only a canary request has a percent."))
     with transaction.atomic():
         versions = _lock_prompt_versions(task_type=template.task_type, name=template.name)
         _check_can_serve(template, versions, canary=kind == ActivationRequest.Kind.CANARY)
@@ -165,7 +166,10 @@ def activation_request(*, template, requested_by, reason, kind=ActivationRequest
             task_type=template.task_type, name=template.name, status=ActivationRequest.Status.PENDING
         ).first()
         if pending is not None:
-            raise ReleaseRefused(f"{template.key} already has a pending request: {pending}. Decide it first.")
+            raise ReleaseRefused(
+                gettext("%(prompt)s already has a pending request: %(request)s. Decide it first.")
+                % {"prompt": template.key, "request": pending}
+            )
         request = ActivationRequest.objects.create(
             task_type=template.task_type, name=template.name, template=template, kind=kind, percent=percent,
             reason=reason.strip(), requested_by=requested_by.get_username(),
@@ -180,16 +184,17 @@ def activation_approve(*, request, approved_by, comment="", override_reason=None
     `approved_by` needs `prompts.approve_activation` and must not be the requester, whatever their permissions.
     If the gate blocks, nothing changes and the request stays pending (ActivationBlocked is raised).
     """
-    _require_permission(approved_by, APPROVE_PERMISSION, "approve requests")
+    _require_permission(approved_by, APPROVE_PERMISSION, gettext("approve requests"))
     if override_reason:
-        _require_permission(approved_by, OVERRIDE_PERMISSION, "override the activation gate")
+        _require_permission(approved_by, OVERRIDE_PERMISSION, gettext("override the activation gate"))
     approver = approved_by.get_username()
     with transaction.atomic():
         _lock_prompt_versions(task_type=request.task_type, name=request.name)
         request = _lock_pending(request)
         if request.requested_by == approver:
             raise ReleaseRefused(
-                f"{approver} made this request and cannot approve it: another operator has to (four-eyes)."
+                gettext("%(user)s made this request and cannot approve it: another operator has to (four-eyes).")
+                % {"user": approver}
             )
         if request.kind == ActivationRequest.Kind.CANARY:
             rollout_start(
@@ -211,9 +216,9 @@ def activation_reject(*, request, rejected_by, reason):
     with transaction.atomic():
         request = _lock_pending(request)
         if who != request.requested_by:
-            _require_permission(rejected_by, APPROVE_PERMISSION, "reject another operator's request")
+            _require_permission(rejected_by, APPROVE_PERMISSION, gettext("reject another operator's request"))
         if not (reason or "").strip():
-            raise ReleaseRefused("Say why the request is rejected.")
+            raise ReleaseRefused(gettext("Say why the request is rejected."))
         _request_decide(request, status=ActivationRequest.Status.REJECTED, decided_by=who, comment=reason.strip())
     return request
 
@@ -231,14 +236,18 @@ def _lock_pending(request):
     request = ActivationRequest.objects.select_for_update().select_related("template").get(pk=request.pk)
     if request.status != ActivationRequest.Status.PENDING:
         raise ReleaseRefused(
-            f"Request #{request.pk} was already {request.get_status_display().lower()} by {request.decided_by}."
+            gettext("Request #%(pk)s was already %(status)s by %(user)s.")
+            % {"pk": request.pk, "status": request.get_status_display().lower(), "user": request.decided_by}
         )
     return request
 
 
 def _require_permission(user, permission, what):
     if not user.has_perm(permission):
-        raise PermissionDenied(f"{user.get_username()} may not {what} ({permission} is needed).")
+        raise PermissionDenied(
+            gettext("%(user)s may not %(action)s (%(permission)s is needed).")
+            % {"user": user.get_username(), "action": what, "permission": permission}
+        )
 
 
 # Canary rollouts ------------------------------------------------------------------------------
@@ -263,7 +272,9 @@ def rollout_start(*, candidate, percent, started_by, reason="", override_reason=
                 )
         except IntegrityError as exc:
             # The partial unique index: another canary of this prompt started in the meantime.
-            raise ReleaseRefused(f"A canary of {candidate.key} is already running; stop it first.") from exc
+            raise ReleaseRefused(
+                gettext("A canary of %(prompt)s is already running; stop it first.") % {"prompt": candidate.key}
+            ) from exc
         transaction.on_commit(lambda: selectors.forget_rollout(candidate.task_type, candidate.name))
     return rollout
 
@@ -271,7 +282,7 @@ def rollout_start(*, candidate, percent, started_by, reason="", override_reason=
 def rollout_stop(*, rollout, stopped_by, reason, figures=None):
     """Stop a running canary (the active version serves everything again); the reason is recorded and mailed."""
     if not (reason or "").strip():
-        raise ReleaseRefused("Say why the canary is stopped.")
+        raise ReleaseRefused(gettext("Say why the canary is stopped."))
     return _rollout_finish(
         rollout, state=PromptRollout.State.STOPPED, ended_by=stopped_by, reason=reason.strip(), figures=figures
     )
@@ -323,26 +334,36 @@ def _rollout_end(rollout, *, state, ended_by, reason, figures=None):
 def _lock_running(rollout):
     rollout = PromptRollout.objects.select_for_update().select_related("candidate", "baseline").get(pk=rollout.pk)
     if rollout.state != PromptRollout.State.RUNNING:
-        raise ReleaseRefused(f"{rollout} already ended: {rollout.get_state_display().lower()} by {rollout.ended_by}.")
+        raise ReleaseRefused(
+            gettext("%(canary)s already ended: %(state)s by %(user)s.")
+            % {"canary": rollout, "state": rollout.get_state_display().lower(), "user": rollout.ended_by}
+        )
     return rollout
 
 
 def _check_percent(percent):
     if not isinstance(percent, int) or not 1 <= percent <= 50:
-        raise ReleaseRefused(f"A canary serves 1 to 50 % of the e-mails, not {percent!r}.")
+        raise ReleaseRefused(
+            gettext("A canary serves 1 to 50 %% of the e-mails, not %(percent)r.") % {"percent": percent}
+        )
 
 
 def _check_can_serve(template, versions, *, canary):
     """The active version, after checking `template` can be activated (or start a canary) now."""
     active = next((v for v in versions if v.is_active), None)
     if active is not None and active.pk == template.pk:
-        raise ReleaseRefused(f"{template} is already active.")
+        raise ReleaseRefused(gettext("%(version)s is already active.") % {"version": template})
     if canary:
         if active is None:
-            raise ReleaseRefused(f"{template.key} has no active version for a canary to be compared with.")
+            raise ReleaseRefused(
+                gettext("%(prompt)s has no active version for a canary to be compared with.") % {"prompt": template.key}
+            )
         running = PromptRollout.objects.filter(
             task_type=template.task_type, name=template.name, state=PromptRollout.State.RUNNING
         ).first()
         if running is not None:
-            raise ReleaseRefused(f"A canary of {template.key} is already running ({running}); stop it first.")
+            raise ReleaseRefused(
+                gettext("A canary of %(prompt)s is already running (%(canary)s); stop it first.")
+                % {"prompt": template.key, "canary": running}
+            )
     return active

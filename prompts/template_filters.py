@@ -14,9 +14,13 @@ import inspect
 import json
 import time
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from jinja2 import Undefined, pass_environment
 from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError
+
+from config.formatting import format_number
 
 # The largest prompt (and the largest text any one filter or `~` may build).
 MAX_OUTPUT_SIZE = 1_000_000
@@ -42,9 +46,15 @@ class _RenderBudget:
     def charge(self, amount):
         self.work += amount
         if self.work > MAX_RENDER_WORK:
-            raise SecurityError(f"the template does more than {MAX_RENDER_WORK:,} characters of work in one render")
+            raise SecurityError(
+                gettext("the template does more than %(count)s characters of work in one render")
+                % {"count": format_number(MAX_RENDER_WORK)}
+            )
         if time.monotonic() >= self.deadline:
-            raise SecurityError(f"the template took longer than {self.seconds:g} seconds to render")
+            raise SecurityError(
+                gettext("the template took longer than %(seconds)s seconds to render")
+                % {"seconds": format_number(decimal.Decimal(f"{self.seconds:g}"))}
+            )
 
 
 _current_budget = contextvars.ContextVar("prompt_render_budget", default=None)
@@ -69,8 +79,13 @@ def charge_render_work(amount):
 
 # Plain values --------------------------------------------------------------------------------------
 
-def require_plain(value, what="value"):
+A_VALUE = _("a value")
+
+
+def require_plain(value, what=A_VALUE):
     """`value` if it is plain (text, numbers, dates, None, lists and dicts of them); else SecurityError.
+
+    `what` names the value in the refusal, translated ("a value", "a printed value").
 
     Undefined passes through, so StrictUndefined raises its own clear error where it is used.
     """
@@ -84,16 +99,19 @@ def require_plain(value, what="value"):
             continue
         seen.add(id(item))  # a list shared (or contained) twice is checked once
         if depth >= MAX_VALUE_DEPTH:
-            raise SecurityError(f"a {what} nested deeper than {MAX_VALUE_DEPTH} levels cannot be used in a prompt")
+            raise SecurityError(
+                gettext("%(what)s nested deeper than %(levels)s levels cannot be used in a prompt")
+                % {"what": what, "levels": MAX_VALUE_DEPTH}
+            )
         if isinstance(item, (list, tuple)):
             stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, dict):
             stack.extend((child, depth + 1) for pair in item.items() for child in pair)
         else:
-            raise SecurityError(
-                f"a value of type {type(item).__name__} cannot be used in a prompt, "
-                "only plain values (text, numbers, dates, lists and dicts of them)"
-            )
+            raise SecurityError(gettext(
+                "a value of type %(type)s cannot be used in a prompt, only plain values (text, numbers, dates, "
+                "lists and dicts of them)"
+            ) % {"type": type(item).__name__})
     charge_render_work(work)
     return value
 
@@ -101,7 +119,11 @@ def require_plain(value, what="value"):
 def refuse_larger_than_a_prompt(size, what):
     """Refuse, before building it, text longer than MAX_OUTPUT_SIZE."""
     if size > MAX_OUTPUT_SIZE:
-        raise SecurityError(f"{what} would build more than {MAX_OUTPUT_SIZE:,} characters")
+        # `what` is a filter's name, '~' or a translated phrase ("a printed value").
+        raise SecurityError(
+            gettext("%(what)s would build more than %(count)s characters")
+            % {"what": what, "count": format_number(MAX_OUTPUT_SIZE)}
+        )
 
 
 def text_size_bound(value):
@@ -176,7 +198,10 @@ def bounded(filter_name, argument, value):
     if value is None and argument in ("leeway", "count", "indent"):
         return value
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise SecurityError(f"{filter_name}'s {argument} must be a whole number from {low} to {high:,}")
+        raise SecurityError(
+            gettext("%(filter)s's %(argument)s must be a whole number from %(low)s to %(high)s")
+            % {"filter": filter_name, "argument": argument, "low": low, "high": format_number(high)}
+        )
     return value
 
 
@@ -252,7 +277,9 @@ def _round(value, precision=0, method="common"):
 def _int(value, default=0, base=10):
     if isinstance(value, str) and len(value) > MAX_INT_TEXT:
         # int() of a long text in base 16 (unlike base 10) has no digit limit and takes quadratic time.
-        raise SecurityError(f"int only converts text of up to {MAX_INT_TEXT} characters")
+        raise SecurityError(
+            gettext("int only converts text of up to %(count)s characters") % {"count": MAX_INT_TEXT}
+        )
     return jinja_filters.do_int(require_plain(value), require_plain(default), bounded("int", "base", base))
 
 

@@ -129,6 +129,14 @@ def make_v2():
 
 
 @pytest.fixture
+def page(page, live_server):
+    """The browser of these tours has chosen English (the header's language switch keeps the choice in a cookie):
+    their assertions are English; the German pages are proven by test_german_interface.py."""
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}])
+    return page
+
+
+@pytest.fixture
 def sign_in(page, live_server):
     """`sign_in()`: Erika, allowed to view, create and activate versions, signs in; returns her page.
 
