@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 
 from prompts.selectors import clear_active_prompt_cache
 
@@ -33,6 +34,14 @@ def _fresh_active_prompt_cache():
     clear_active_prompt_cache()
     yield
     clear_active_prompt_cache()
+
+
+@pytest.fixture(autouse=True)
+def _language_of_the_settings():
+    # LocaleMiddleware activates a request's language for the thread and never resets it: a German request in
+    # one test would leave German on for the next test's own gettext calls.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="session")
