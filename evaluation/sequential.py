@@ -37,6 +37,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext
 
+from config.formatting import format_money, format_percent
+
 # The regressions the failure test is tuned for: the candidate failing 1.5 to 8 times as often.
 RISK_RATIOS = (1.5, 2.0, 3.0, 5.0, 8.0)
 # The cost test's mixing scale, relative to the baseline's mean cost per call.
@@ -195,7 +197,7 @@ def _decide(baseline, candidate, early, rule, failure_evidence, cost_evidence):
             "cost regression: candidate %(cost)s per call, baseline %(baseline_cost)s "
             "(more than %(tolerance)s dearer; likelihood ratio %(evidence)s ≥ %(threshold)s)"
         ) % {"cost": _usd(candidate.cost_per_call), "baseline_cost": _usd(baseline.cost_per_call),
-             "tolerance": f"{rule.cost_tolerance:.0%}", "evidence": f"{cost_evidence:.0f}",
+             "tolerance": format_percent(rule.cost_tolerance, 0), "evidence": f"{cost_evidence:.0f}",
              "threshold": f"{rule.threshold:g}"}
     if candidate.calls >= rule.promote_after_calls and baseline.calls >= COST_MIN_CALLS:
         return PROMOTE, CALLS_REACHED, gettext(
@@ -284,8 +286,9 @@ def _rounded(value):
 
 
 def _percent(rate):
-    return "-" if rate is None else f"{rate:.1%}"
+    # In the reason's language: "5,0 %" in a German sentence, "5.0%" in an English one.
+    return "-" if rate is None else format_percent(rate)
 
 
 def _usd(value):
-    return "-" if value is None else f"${float(value):.6f}"
+    return "-" if value is None else format_money(value, "USD", 6)

@@ -77,12 +77,21 @@ class BigTableAdmin(ReadOnlyAdmin):
     sortable_by = ["recorded_at"]
     list_per_page = 50
 
+    # Ids name a row, they don't count anything: "900011", not a German count's "900.011".
+    @admin.display(description=_("e-mail id"))
+    def email_id_display(self, obj):
+        return MISSING if obj.email_id is None else str(obj.email_id)
+
+    @admin.display(description=_("review id"))
+    def review_id_display(self, obj):
+        return str(obj.review_id)
+
 
 @admin.register(PromptPerformanceMetrics)
 class PromptPerformanceMetricsAdmin(BigTableAdmin):
     list_display = [
         "recorded_at", "prompt_version", "success", "needs_review", "confidence", "input_tokens", "output_tokens",
-        "cost_usd", "execution_time_ms", "email_id",
+        "cost_usd", "execution_time_ms", "email_id_display",
     ]
     list_filter = ["prompt_version", "success", "needs_review", "recorded_at"]
     list_select_related = ["prompt_version"]
@@ -90,7 +99,7 @@ class PromptPerformanceMetricsAdmin(BigTableAdmin):
 
 @admin.register(OperationalMetrics)
 class OperationalMetricsAdmin(BigTableAdmin):
-    list_display = ["recorded_at", "metric_type", "value", "labels_key", "email_id"]
+    list_display = ["recorded_at", "metric_type", "value", "labels_key", "email_id_display"]
     list_filter = ["metric_type", "recorded_at"]
 
 
@@ -126,7 +135,7 @@ class PromptPerformanceDailyAdmin(ReadOnlyAdmin):
 class PromptAccuracyMetricsAdmin(BigTableAdmin):
     list_display = [
         "recorded_at", "prompt_version", "fields_checked", "fields_correct", "intent_checked", "intent_correct",
-        "review_id", "email_id",
+        "review_id_display", "email_id_display",
     ]
     list_filter = ["prompt_version", "recorded_at"]
     list_select_related = ["prompt_version"]

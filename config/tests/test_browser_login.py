@@ -14,7 +14,8 @@ def test_an_operator_can_log_in_on_desktop_and_phone_widths(page, live_server, d
     page.fill("#id_password", "geheim-123")
     page.click("input[type=submit]")
     page.wait_for_selector("#site-name")
-    assert "Site administration" in page.title()
-    assert page.locator("a", has_text="Log out").or_(page.locator("button", has_text="Log out")).first.is_visible()
+    # The browser asks for German (the page fixture's locale): the German admin.
+    assert "Website-Verwaltung" in page.title()
+    assert page.locator("a", has_text="Abmelden").or_(page.locator("button", has_text="Abmelden")).first.is_visible()
     # Nothing wider than the screen: the page is usable without horizontal scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= width

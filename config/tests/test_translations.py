@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.test import override_settings
 from django.urls import reverse
@@ -104,6 +105,25 @@ def test_every_string_has_a_checked_german_translation(catalogue):
     untranslated = sorted(key[1] for key, (msgstrs, _) in entries.items() if not all(msgstrs))
     fuzzy = sorted(key[1] for key, (_, is_fuzzy) in entries.items() if is_fuzzy)
     assert (untranslated, fuzzy) == ([], []), f"fill in (and un-fuzzy) these strings in {po_path('', catalogue)}"
+
+
+def test_a_string_shared_by_two_catalogues_has_one_translation():
+    # Django merges the catalogues of every installed app into one: where two translate the same string (and
+    # context) differently, one silently wins on every page, e.g. the admin's "Change" ("Ändern") over a compare
+    # page's column "Change" ("Veränderung"). Such strings need a context (pgettext / translate "…" context "…").
+    # An empty translation (another app's untranslated entry) falls through; the case of a word is left aside
+    # (django_q's "erfolg" beside our "Erfolg": the admin capitalises labels anyway).
+    translations = {}
+    for app in apps.get_app_configs():
+        path = Path(app.path) / "locale" / "de" / "LC_MESSAGES" / "django.po"
+        if path.exists():
+            for key, (msgstrs, _) in read_catalogue(path).items():
+                if all(msgstrs):
+                    translations.setdefault(key, {})[app.label] = tuple(m.casefold() for m in msgstrs)
+    for key, (msgstrs, _) in read_catalogue(po_path(PROJECT, ".")).items():
+        translations.setdefault(key, {})["project"] = tuple(m.casefold() for m in msgstrs)
+    clashes = {key[1]: per_app for key, per_app in translations.items() if len(set(per_app.values())) > 1}
+    assert clashes == {}
 
 
 @pytest.mark.parametrize("catalogue", CATALOGUES)

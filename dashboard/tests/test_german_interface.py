@@ -19,6 +19,7 @@ from dashboard.tests.conftest import daily, days_ago
 from extraction.models import MailboxFailure, MailboxState
 from metrics.collector import MetricsCollector
 from metrics.days import local_day
+from metrics.models import PromptAccuracyMetrics
 from metrics.services import rollup_operational_metrics, rollup_prompt_metrics
 from metrics.tests.helpers import at, calls_per_day, make_version
 from prompts.services import prompt_activate
@@ -177,3 +178,19 @@ def test_the_intake_widget_is_german_and_its_filter_link_keeps_a_plain_id(operat
     assert f"Letzter Fehler ({german_date(local_day(now))} " in html
     assert "2 Nachrichten konnten nicht gelesen werden" in html
     assert "/admin/extraction/mailboxfailure/?mailbox__id__exact=1234" in html
+
+
+def test_ids_in_the_raw_metric_lists_are_plain_numbers_in_german(operator):
+    # An id names a row; "900.011" (a German count) would not match the e-mail's id anywhere else.
+    version = make_version()
+    MetricsCollector().record_error(stage="extraction", error_type="Timeout", recorded_at=at(DAY), email_id=900011)
+    PromptAccuracyMetrics.objects.create(
+        prompt_version=version, review_id=123456, email_id=900011, fields_checked=9, fields_correct=9,
+        intent_checked=0, intent_correct=0,
+    )
+    for path in ("/admin/metrics/operationalmetrics/", "/admin/metrics/promptaccuracymetrics/"):
+        german = operator.get(path, **GERMAN).content.decode()
+        assert '<td class="field-email_id_display">900011</td>' in german, path
+        assert "900.011" not in german
+    german = operator.get("/admin/metrics/promptaccuracymetrics/", **GERMAN).content.decode()
+    assert '<td class="field-review_id_display">123456</td>' in german

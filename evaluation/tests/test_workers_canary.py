@@ -73,7 +73,8 @@ def test_a_degraded_candidate_at_20_percent_is_rolled_back_by_itself(run_canary)
     rollout, ids = run_canary(degraded_candidate)
 
     assert (rollout.state, rollout.ended_by) == ("rolled_back", MONITOR)
-    assert rollout.end_reason.startswith("the candidate failed")
+    # The worker writes the reason in the product's language (German unless LANGUAGE_CODE says otherwise).
+    assert rollout.end_reason.startswith("der Kandidat ist bei")
     assert rollout.figures["candidate"]["failures"] == rollout.figures["candidate"]["calls"] >= 10
     assert get_active_prompt("classification", "email_intent").version == 1
     # The split served about a fifth of the e-mails with v2, and exactly those went to manual review.
@@ -86,7 +87,8 @@ def test_an_equal_candidate_is_promoted_after_the_configured_calls(run_canary):
     rollout, ids = run_canary(good_answer, PROMPT_ROLLOUT_PROMOTE_AFTER_CALLS=15)
 
     assert (rollout.state, rollout.ended_by) == ("promoted", MONITOR)
-    assert rollout.end_reason.startswith("no regression after")
+    assert rollout.end_reason.startswith("keine Verschlechterung nach")
+    assert "0,0\u00a0% fehlgeschlagen" in rollout.end_reason  # German numbers in the German sentence
     assert get_active_prompt("classification", "email_intent").version == 2
     activation = PromptActivation.objects.get(to_version=rollout.candidate)
     assert (activation.kind, activation.activated_by, activation.rollout) == ("promote", MONITOR, rollout)

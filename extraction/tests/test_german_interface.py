@@ -32,7 +32,7 @@ def review_url(email):
 
 def test_the_email_list_has_german_columns_badges_and_filters(admin_client, statement):
     page = admin_client.get(LIST_URL, **GERMAN).content.decode()
-    for title in ["Eingegangen", "Absender und Betreff", "Status", "Konfidenz", "Grund", "Prüfung"]:
+    for title in ["Eingegangen", "Absender und Betreff", "Status", "Konfidenz", "Begründung", "Prüfung"]:
         assert f">{title}</a>" in page or f">{title}</span>" in page, title
     assert '<span class="status-badge status-extracted">Extrahiert</span>' in page
     assert "Nach Status" in page and "Nach Anliegen" in page and "Nach Konfidenz" in page
