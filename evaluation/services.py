@@ -15,11 +15,11 @@ from django.conf import settings
 from django.utils.translation import gettext
 
 from evaluation import selectors
+from evaluation.experiment_worker import experiment_execute  # noqa: F401
 from evaluation.experiments import (  # noqa: F401 - the app's services, in one place
     experiment_cancel,
     experiment_compare_with_active,
     experiment_estimate,
-    experiment_execute,
     experiment_start,
     experiments_resume_stale,
 )

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from evaluation import experiment_worker
 from evaluation.models import ExperimentRun
 from evaluation.services import evaluation_set_create, experiment_cancel, experiment_execute, experiment_start
 from evaluation.tests.cases import reviewed_statements
@@ -59,3 +60,20 @@ def test_the_helped_runs_budget_still_stops_it(two_queued_runs, fake_model):
     second.refresh_from_db()
     assert second.status == "finished" and "budget" in second.stop_reason
     assert second.summary()["scored"] < 4 and second.summary()["skipped"] == 4 - second.summary()["scored"]
+
+
+def test_a_run_is_finished_when_its_last_case_is_answered_not_when_its_task_stops_helping(
+    two_queued_runs, fake_model, monkeypatch
+):
+    first, second = two_queued_runs
+    statuses_while_helping = set()
+    case_run = experiment_worker._case_run
+
+    def noting_the_first_runs_status(result, *, run, **kwargs):
+        if run.pk == second.pk:
+            statuses_while_helping.add(ExperimentRun.objects.get(pk=first.pk).status)
+        return case_run(result, run=run, **kwargs)
+
+    monkeypatch.setattr(experiment_worker, "_case_run", noting_the_first_runs_status)
+    experiment_execute(run_id=first.pk)
+    assert statuses_while_helping == {"finished"}
