@@ -216,12 +216,53 @@ def _claim_chunk(run, token):
     """Claim up to EXPERIMENT_CHUNK_PER_THREAD of the run's pending rows that nobody holds (or whose claim ran
     out), while the run is running; returns them with their cases and e-mails (empty: none left, or stopped)."""
     size = settings.EXPERIMENT_CHUNK_PER_THREAD
+    if connections[ExperimentCaseResult.objects.db].vendor == "postgresql":
+        ids = _claim_on_postgresql(run, token, size)
+        chunk = list(ExperimentCaseResult.objects.filter(pk__in=ids).select_related("case__email").order_by("pk"))
+    else:
+        chunk = _claim_in_a_transaction(run, token, size)
+    for result in chunk:
+        result.claim_token = token
+    return chunk
+
+
+# The claim is on every case's path (issue 13: overhead per case), so on PostgreSQL it is one statement in
+# autocommit: the rows are chosen, locked and stamped at once, and threads and tasks claiming side by side each
+# skip the rows another is stamping (SKIP LOCKED) instead of waiting for them. The ORM cannot write an UPDATE
+# whose rows come from a locking, limited subquery; the ORM version below needs a transaction and four round
+# trips (BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT) for the same.
+CLAIM_ON_POSTGRESQL = """
+    UPDATE {results} SET claimed_at = STATEMENT_TIMESTAMP(), claim_token = %(token)s
+    WHERE id IN (
+        SELECT result.id FROM {results} result
+        WHERE result.run_id = %(run)s AND result.outcome = %(pending)s
+          AND (result.claimed_at IS NULL OR result.claimed_at < %(expired)s)
+          AND EXISTS (SELECT 1 FROM {runs} run WHERE run.id = result.run_id AND run.status = %(running)s)
+        ORDER BY result.id LIMIT %(size)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id
+"""
+
+
+def _claim_on_postgresql(run, token, size):
+    sql = CLAIM_ON_POSTGRESQL.format(
+        results=ExperimentCaseResult._meta.db_table, runs=ExperimentRun._meta.db_table
+    )
+    with connections[ExperimentCaseResult.objects.db].cursor() as cursor:
+        cursor.execute(sql, {
+            "token": token, "run": run.pk, "pending": Outcome.PENDING, "running": Status.RUNNING, "size": size,
+            "expired": timezone.now() - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS),
+        })
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _claim_in_a_transaction(run, token, size):
+    """The claim with the ORM (SQLite, which runs one writing transaction at a time anyway): the rows come with
+    their cases and e-mails in the same query, then are stamped; a row another thread stamped meanwhile (no row
+    locks here) is left to that thread."""
     free = Q(run=run, run__status=Status.RUNNING, outcome=Outcome.PENDING) & _unclaimed()
     with transaction.atomic():
-        # Threads and tasks claim side by side: on PostgreSQL each skips the rows another is claiming (SKIP
-        # LOCKED, only the result rows: of=self) instead of reaching for the same ones; SQLite runs one writing
-        # transaction at a time anyway. The rows come with what answering them needs, in the same query: each
-        # query is a round trip on every case's path (issue 13: overhead per case).
         chunk = list(
             ExperimentCaseResult.objects.select_for_update(skip_locked=True, of=("self",)).filter(free)
             .select_related("case__email").order_by("pk")[:size]
@@ -230,14 +271,11 @@ def _claim_chunk(run, token):
             claimed_at=Now(), claim_token=token
         ) if chunk else 0
     if claimed < len(chunk):
-        # Without row locks (SQLite) another thread may have claimed some meanwhile: keep only this claim's.
         mine = set(
             ExperimentCaseResult.objects.filter(pk__in=[r.pk for r in chunk], claim_token=token)
             .values_list("pk", flat=True)
         )
         chunk = [result for result in chunk if result.pk in mine]
-    for result in chunk:
-        result.claim_token = token
     return chunk
 
 
