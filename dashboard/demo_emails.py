@@ -43,13 +43,14 @@ EMAILS = [
      "manual_review", "debt_statement", 0.58,
      dict(creditor_name="Handwerk Meier", debtor_name="Stefan Hoffmann", confidence=0.52,
           unparsed={"total_claim": "ca. 1.1oo,- plus Mahngebühren"}), "",
-     "intent confidence 0.58 is below 0.7\n"
-     "E-mail body: could not read total_claim 'ca. 1.1oo,- plus Mahngebühren'\n"
-     "E-mail body: confidence 0.52 is below 0.7"),
+     # The worker writes its reasons in the product's language, German in the practice.
+     "Anliegen-Konfidenz 0,58 liegt unter 0,7\n"
+     "Text der E-Mail: Gesamtforderung nicht lesbar (kein Betrag: 'ca. 1.1oo,- plus Mahngebühren')\n"
+     "Text der E-Mail: Konfidenz 0,52 liegt unter 0,7"),
     ("rueckfrage-vollmacht", "service@energie-sued.example", "Rückfrage Vollmacht – Zählernummer 0815-4711",
      "Bitte senden Sie uns eine Vollmacht Ihres Mandanten, bevor wir Auskunft erteilen.",
      "manual_review", "inquiry", 0.64, None, "",
-     "intent confidence 0.64 is below 0.7\nthe creditor asks a question that needs a manual answer"),
+     "Anliegen-Konfidenz 0,64 liegt unter 0,7\nder Gläubiger stellt eine Frage, die eine Antwort von Hand braucht"),
     ("abwesenheit", "m.kraus@kanzlei-kraus.example", "Abwesenheitsnotiz: Ihr Vergleichsangebot",
      "Ich bin bis zum 30.11.2026 nicht im Büro. In dringenden Fällen wenden Sie sich an das Sekretariat.",
      "classified", "auto_reply", 0.99, None, "", ""),

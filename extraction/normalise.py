@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext
+
 MAX_AMOUNT = Decimal(10) ** 12
 AMOUNT_FIELDS = ("total_claim", "principal", "interest", "costs")
 TEXT_FIELDS = {"creditor_name": 500, "creditor_reference": 255, "debtor_name": 500}
@@ -36,17 +38,17 @@ def parse_amount(value):
     Reads 1.234,56 € / EUR 1234.56 / 1 234,56 / 1.234,- / 1,234.56 / 500 / numbers from JSON.
     """
     if isinstance(value, bool):
-        raise ValueError(f"not an amount: {value!r}")
+        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(value)})
     if isinstance(value, (int, float)):
         return _cents(Decimal(str(value)), value)
     if not isinstance(value, str):
-        raise ValueError(f"not an amount: {value!r}")
+        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(value)})
     text = _CURRENCY.sub("", value.strip()).strip()
     text = _SPACES.sub("", text)
     if text.endswith((",-", ".-", ",--")):  # "1.234,-" is German for whole euros
         text = text.rstrip("-")[:-1]
     if not re.fullmatch(r"[+-]?\d[\d.,]*", text):
-        raise ValueError(f"not an amount: {value!r}")
+        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(value)})
     sign = "-" if text[0] == "-" else ""
     return _cents(Decimal(sign + _decimal_notation(text.lstrip("+-"), value)), value)
 
@@ -56,7 +58,7 @@ def parse_claim_amount(value):
     amount = parse_amount(value)
     if amount < 0:
         # A minus sign in a claim is a misreading (or a credit note): a human decides.
-        raise ValueError(f"a negative amount: {value!r}")
+        raise ValueError(gettext("a negative amount: %(value)s") % {"value": repr(value)})
     return amount
 
 
@@ -78,28 +80,28 @@ def _decimal_notation(digits, original):
     integer, _, fraction = digits.rpartition(decimal_mark) if decimal_mark else (digits, "", "")
     groups = re.split(f"[{re.escape(thousands)}]", integer)
     if any(not g for g in groups) or (len(groups) > 1 and any(len(g) != 3 for g in groups[1:])):
-        raise ValueError(f"not an amount: {original!r}")
+        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(original)})
     if decimal_mark and (not fraction or not fraction.isdigit()):
-        raise ValueError(f"not an amount: {original!r}")
+        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(original)})
     return "".join(groups) + ("." + fraction if decimal_mark else "")
 
 
 def _cents(amount, original):
     # The result fields hold 12 digits before the decimal mark; anything larger is a misreading.
     if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
-        raise ValueError(f"not a plausible amount: {original!r}")
+        raise ValueError(gettext("not a plausible amount: %(value)s") % {"value": repr(original)})
     try:
         if amount != amount.quantize(Decimal("0.01")):
-            raise ValueError(f"more than two decimals in an amount: {original!r}")
+            raise ValueError(gettext("more than two decimals in an amount: %(value)s") % {"value": repr(original)})
         return amount.quantize(Decimal("0.01"))
     except InvalidOperation:
-        raise ValueError(f"not an amount: {original!r}") from None
+        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(original)}) from None
 
 
 def parse_date(value):
     """A date from 31.12.2025 / 31.12.25 / 2025-12-31 / 31. Dezember 2025; raises ValueError otherwise."""
     if not isinstance(value, str):
-        raise ValueError(f"not a date: {value!r}")
+        raise ValueError(gettext("not a date: %(value)s") % {"value": repr(value)})
     text = value.strip()
     try:
         if match := _GERMAN_DATE.fullmatch(text):
@@ -112,7 +114,7 @@ def parse_date(value):
             return datetime.date(int(match[3]), _MONTHS[match[2].lower()], int(match[1]))
     except ValueError:
         pass  # e.g. 31.02.2025: looks like a date, isn't one
-    raise ValueError(f"not a date: {value!r}")
+    raise ValueError(gettext("not a date: %(value)s") % {"value": repr(value)})
 
 
 def parse_yes_no(value):
@@ -121,13 +123,13 @@ def parse_yes_no(value):
         return value
     if isinstance(value, str) and value.strip().lower() in _YES | _NO:
         return value.strip().lower() in _YES
-    raise ValueError(f"not yes or no: {value!r}")
+    raise ValueError(gettext("not yes or no: %(value)s") % {"value": repr(value)})
 
 
 def parse_confidence(value):
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
         return float(value)
-    raise ValueError(f"not a confidence between 0 and 1: {value!r}")
+    raise ValueError(gettext("not a confidence between 0 and 1: %(value)s") % {"value": repr(value)})
 
 
 @dataclass

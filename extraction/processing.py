@@ -14,7 +14,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from config.formatting import format_number
 from extraction import answering, normalise, recovery
 from extraction.models import ExtractionResult, IncomingEmail, Intent
 from metrics.collector import MetricsCollector
@@ -144,25 +146,33 @@ def _drawn_for_review_sample():
     return random.random() < settings.REVIEW_SAMPLE_RATE
 
 
+# The reasons are stored with the e-mail, so they are written in the product's language (the worker runs with
+# LANGUAGE_CODE): German in the practice, with German numbers ("0,64 liegt unter 0,7").
 def _intent_review_reasons(email, threshold):
     reasons = []
     if email.intent_confidence is not None and email.intent_confidence < threshold:
-        reasons.append(f"intent confidence {email.intent_confidence:.2f} is below {threshold:g}")
+        reasons.append(gettext("intent confidence %(confidence)s is below %(threshold)s") % {
+            "confidence": format_number(email.intent_confidence, 2), "threshold": format_number(threshold)})
     if email.intent == Intent.INQUIRY:
-        reasons.append("the creditor asks a question that needs a manual answer")
+        reasons.append(gettext("the creditor asks a question that needs a manual answer"))
     return reasons
 
 
 def _result_review_reasons(result, threshold):
-    label = result.attachment.original_name if result.attachment_id else result.get_source_display()
+    label = result.attachment.original_name if result.attachment_id else str(result.get_source_display())
     if not result.success:
         return [f"{label}: {result.error}"]
     reasons = [
-        f"{label}: could not read {name} ({normalise.unreadable_because(name, raw)})"
+        gettext("%(source)s: could not read %(field)s (%(why)s)") % {
+            "source": label, "field": ExtractionResult._meta.get_field(name).verbose_name,
+            "why": normalise.unreadable_because(name, raw),
+        }
         for name, raw in result.unparsed.items()
     ]
     if result.confidence is not None and result.confidence < threshold:
-        reasons.append(f"{label}: confidence {result.confidence:.2f} is below {threshold:g}")
+        reasons.append(gettext("%(source)s: confidence %(confidence)s is below %(threshold)s") % {
+            "source": label, "confidence": format_number(result.confidence, 2),
+            "threshold": format_number(threshold)})
     return reasons
 
 

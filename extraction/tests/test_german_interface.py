@@ -100,3 +100,19 @@ def test_model_prices_are_listed_as_dollars_in_the_operators_language(admin_clie
     url = reverse("admin:extraction_modelprice_changelist")
     assert "3,00\xa0$" in admin_client.get(url, **GERMAN).content.decode()
     assert "$3.00" in admin_client.get(url, **ENGLISH).content.decode()
+
+
+def test_the_worker_writes_the_review_reasons_in_the_products_language_with_its_numbers(settings):
+    # The worker runs with LANGUAGE_CODE active: German in the practice (the suite's settings say English).
+    from types import SimpleNamespace
+
+    from django.utils import translation
+
+    from extraction import processing
+    from extraction.models import Intent
+
+    email = SimpleNamespace(intent_confidence=0.64, intent=Intent.INQUIRY)
+    with translation.override("de"):
+        reasons = processing._intent_review_reasons(email, 0.7)
+    assert reasons == ["Anliegen-Konfidenz 0,64 liegt unter 0,7",
+                       "der Gläubiger stellt eine Frage, die eine Antwort von Hand braucht"]

@@ -109,7 +109,8 @@ def test_a_refusal_with_valid_looking_json_goes_to_review(api):
 def test_a_negative_amount_goes_to_review_with_the_reason(api, field, written):
     email = process(api, body=BODY_ANSWER | {field: written})
     assert email.status == Status.MANUAL_REVIEW
-    assert f"E-mail body: could not read {field} (a negative amount: {written!r})" in email.review_reason
+    label = ExtractionResult._meta.get_field(field).verbose_name  # "total claim": the operator's word, not the column
+    assert f"E-mail body: could not read {label} (a negative amount: {written!r})" in email.review_reason
     assert getattr(email.results.get(source=ExtractionResult.Source.MERGED), field) is None
 
 
