@@ -24,6 +24,7 @@ from config.formatting import format_money, format_number, format_percent
 from evaluation import selectors, services
 from evaluation.errors import EvaluationError
 from evaluation.estimates import cost_estimate
+from evaluation.expected import fact_display
 from evaluation.figures import field_accuracy
 from evaluation.models import EvaluationCase, EvaluationSet, ExperimentCaseResult, ExperimentRun
 from extraction.answering import PROMPT_KEYS
@@ -363,8 +364,11 @@ class ExperimentRunAdmin(admin.ModelAdmin):
         changed = EvaluationCase.objects.filter(pk__in=comparison["changes"]).select_related("email")
         cases = {case.pk: case for case in changed}
         listed = [
-            (title, [(cases[case_id], [(field_label(name), change) for name, change in
-                                       comparison["changes"][case_id].items()])
+            # The values as an operator reads them: 46,95 € and ja, not Decimal("46.95") and True.
+            (title, [(cases[case_id], [
+                (field_label(name), {role: fact_display(name, value) for role, value in change.items()})
+                for name, change in comparison["changes"][case_id].items()
+            ])
                      for case_id in comparison[key]])
             for title, key in ((gettext("Got worse"), "regressions"), (gettext("Got better"), "improvements"))
         ]

@@ -7,6 +7,11 @@ date again, so scoring always compares the types production stores.
 import datetime
 from decimal import Decimal
 
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+
+from config.formatting import format_money
+from extraction.models import Intent
 from extraction.normalise import AMOUNT_FIELDS
 
 DATE_FIELDS = ("statement_date",)
@@ -42,3 +47,23 @@ def summary_to_json(summary):
 
 def summary_from_json(data):
     return {**data, "cost_usd": Decimal(data["cost_usd"])}
+
+
+def fact_display(name, value):
+    """A fact as an operator reads it on the compare page: `1.234,56 €`, `20.11.2026`, `ja`, the intent's label,
+    the text as it is; a value that isn't what its field holds (an unreadable answer) is shown as it was written."""
+    if value in (None, ""):
+        return "–"
+    try:
+        if name in AMOUNT_FIELDS:
+            return format_money(Decimal(str(value)))
+        if name in DATE_FIELDS:
+            day = value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
+            return date_format(day, "SHORT_DATE_FORMAT")
+    except (ArithmeticError, TypeError, ValueError):
+        return str(value)
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if name == "intent" and value in Intent.values:
+        return str(Intent(value).label)
+    return str(value)

@@ -142,3 +142,25 @@ def test_the_commands_report_in_german(fake_model):
     with translation.override("de"):
         call_command("build_evaluation_set", "Dezember", by="rita", stdout=out)
     assert out.getvalue().strip() == "Testsatz „Dezember“ mit 2 Fällen angelegt."
+
+
+@pytest.mark.parametrize(
+    "name, value, german, english",
+    [
+        ("total_claim", "1285.30", "1.285,30\u00a0€", "€1,285.30"),
+        ("statement_date", "2026-11-20", "20.11.2026", "20 Nov 2026"),
+        ("accepts_plan", True, "ja", "yes"),
+        ("intent", "payment_plan", "Zahlungsplan", "Payment plan"),
+        ("total_claim", "ca. 1.1oo,-", "ca. 1.1oo,-", "ca. 1.1oo,-"),  # an unreadable answer, as written
+        ("creditor_reference", None, "–", "–"),
+    ],
+)
+def test_the_compare_page_shows_facts_as_an_operator_reads_them(name, value, german, english):
+    from django.utils import translation
+
+    from evaluation.expected import fact_display
+
+    with translation.override("de"):
+        assert fact_display(name, value) == german
+    with translation.override("en"):
+        assert fact_display(name, value) == english
