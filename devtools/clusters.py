@@ -81,6 +81,11 @@ class Cluster:
     def log(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def is_up(self):
+        """Whether the sentinel said the cluster runs. django-q2 logs in the product's language, German by
+        default ("Q-Cluster … läuft."), English when LANGUAGE_CODE says so ("Q Cluster … running.")."""
+        return any(said in self.log() for said in ("] running.", "] läuft."))
+
 
 @contextlib.contextmanager
 def running_clusters(envs, log_dir, *, graceful=False):

@@ -14,8 +14,10 @@ import re
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.color import no_style
 from django.db import connection
 from django.test import override_settings
 from playwright.sync_api import expect
@@ -106,6 +108,11 @@ def site(browser, django_db_setup, django_db_blocker, tmp_path_factory):
             # As a transactional test leaves it: the migrated rows (the seeded v1 prompts) and nothing else.
             call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
             connection.creation.deserialize_db_from_string(migrated)
+            # flush restarts PostgreSQL's sequences at 1 and the restored rows keep their ids: move each sequence
+            # past its table's ids, or the next test's first insert collides with a restored row.
+            with connection.cursor() as cursor:
+                for statement in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
+                    cursor.execute(statement)
 
 
 @pytest.fixture

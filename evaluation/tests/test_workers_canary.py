@@ -49,7 +49,7 @@ def run_canary(fake_api_server, worker_env, start_cluster):
         rollout = rollout_start(candidate=v2, percent=20, started_by="erika", reason="End-to-end canary")
         env = worker_env("canary", **settings_env)
         cluster = start_cluster(env, "canary")
-        wait_until(lambda: "running" in cluster.log(), timeout=60, what="cluster up", clusters=[cluster])
+        wait_until(lambda: cluster.is_up(), timeout=60, what="cluster up", clusters=[cluster])
         with enqueueing_for(env):
             ids = ingest_copies(EMAILS, prefix=f"canary-{rollout.pk}")
         wait_until(lambda: all_final(ids), timeout=180, what="all e-mails processed", clusters=[cluster])

@@ -49,11 +49,12 @@ def make_every_schedule_due_with_work_for_last_night():
 def test_three_clusters_process_each_email_once_and_run_each_nightly_schedule_once(
     broker, fake_api_server, worker_env, start_cluster
 ):
-    env = worker_env(f"scale-{broker}", broker=broker)
+    # The assertions read django-q2's log lines, which it writes in the product's language: English here.
+    env = worker_env(f"scale-{broker}", broker=broker, LANGUAGE_CODE="en")
     yesterday = make_every_schedule_due_with_work_for_last_night()
 
     clusters = [start_cluster(env, f"cluster-{n}") for n in range(CLUSTERS)]
-    wait_until(lambda: all("running" in c.log() for c in clusters), timeout=60, what="clusters up", clusters=clusters)
+    wait_until(lambda: all(c.is_up() for c in clusters), timeout=60, what="clusters up", clusters=clusters)
     started = time.monotonic()
     with enqueueing_for(env):
         ids = ingest_copies(PLAIN_EMAILS, prefix=f"plain-{broker}")
