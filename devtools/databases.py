@@ -141,3 +141,17 @@ def django_on_throwaway_database(*, prefix, server_url=None, settings_module="co
             yield database
         finally:
             connections.close_all()  # PostgreSQL: DROP DATABASE waits for no session of ours
+
+
+def sequences_past_the_rows(connection):
+    """Move every model's id sequence past its table's highest id (PostgreSQL; nothing to do on SQLite).
+
+    A test that flushes (which restarts sequences) and puts rows back with their ids leaves the sequences below
+    them: the next row inserted without an id would collide ("Key (id)=(1) already exists").
+    """
+    from django.apps import apps
+    from django.core.management.color import no_style
+
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
+            cursor.execute(statement)

@@ -14,15 +14,14 @@ import re
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.color import no_style
 from django.db import connection
 from django.test import override_settings
 from playwright.sync_api import expect
 
 from config.tests import tour
+from devtools.databases import sequences_past_the_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -110,9 +109,7 @@ def site(browser, django_db_setup, django_db_blocker, tmp_path_factory):
             connection.creation.deserialize_db_from_string(migrated)
             # flush restarts PostgreSQL's sequences at 1 and the restored rows keep their ids: move each sequence
             # past its table's ids, or the next test's first insert collides with a restored row.
-            with connection.cursor() as cursor:
-                for statement in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
-                    cursor.execute(statement)
+            sequences_past_the_rows(connection)
 
 
 @pytest.fixture

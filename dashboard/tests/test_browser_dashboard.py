@@ -3,12 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from django.apps import apps
 from django.core.management import call_command
-from django.core.management.color import no_style
 from django.db import connection
 
 from dashboard import demo
+from devtools.databases import sequences_past_the_rows
 from metrics.models import PromptPerformanceDaily
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -39,18 +38,12 @@ CHARTS_JS = """() => [...document.querySelectorAll("canvas[data-chart]")].map((c
 })"""
 
 
-def _sequences_past_the_rows():
-    with connection.cursor() as cursor:
-        for statement in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
-            cursor.execute(statement)
-
-
 @pytest.fixture
 def operator_page(page, live_server, django_user_model):
     # The demo adds rows without ids (its v2 prompts, activations): on PostgreSQL their ids come from the
     # sequences, which a flush in an earlier test on this worker may have restarted below the ids of the seeded
     # rows put back after it (CI saw "Key (id)=(1) already exists"). Sequences past the rows first.
-    _sequences_past_the_rows()
+    sequences_past_the_rows(connection)
     call_command("loaddata", "demo", verbosity=0)
     django_user_model.objects.create_superuser("erika", password="geheim-123")
     page.goto(f"{live_server.url}/admin/login/")
