@@ -304,14 +304,13 @@ IMAP_TIMEOUT_SECONDS = env.float("IMAP_TIMEOUT_SECONDS", default=30.0)
 IMAP_LOCK_SECONDS = env.int("IMAP_LOCK_SECONDS", default=300)
 # Largest .eml file the admin upload accepts.
 EMAIL_UPLOAD_MAX_BYTES = env.int("EMAIL_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)
-# Experiments (evaluation.experiments): cases answered at once per worker task (threads), cases
-# claimed per thread at a time (1: at a run's end no thread waits on another's second case; a claim is one
-# locking query and an update), and how long a claim (and a run's heartbeat) lasts before a killed worker's
-# cases are taken up again. A claim must outlast the slowest chunk: CHUNK_PER_THREAD calls with their retries.
+# Experiments (evaluation.experiments): cases answered at once per worker task (threads; the task's own thread
+# claims them for the free threads and writes the answers), and how long a claim (and a run's heartbeat) lasts
+# before a killed worker's cases are taken up again. A claim must outlast the slowest case: its calls with
+# their retries.
 EXPERIMENT_CONCURRENCY = env.int("EXPERIMENT_CONCURRENCY", default=4)
 # A run is spread over this many worker tasks (each with EXPERIMENT_CONCURRENCY threads), by default one per worker.
 EXPERIMENT_TASKS_PER_RUN = env.int("EXPERIMENT_TASKS_PER_RUN", default=Q_CLUSTER["workers"])
-EXPERIMENT_CHUNK_PER_THREAD = env.int("EXPERIMENT_CHUNK_PER_THREAD", default=1)
 EXPERIMENT_CLAIM_SECONDS = env.int("EXPERIMENT_CLAIM_SECONDS", default=600)
 # Error pages and reports list the settings: hide IMAP_URL (it carries the mailbox password) too.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.reporting.SecretHidingExceptionReporterFilter"

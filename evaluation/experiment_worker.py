@@ -1,26 +1,25 @@
-"""The worker's side of an experiment: a task claims the run's pending cases, answers them on
-EXPERIMENT_CONCURRENCY threads through the production code path, scores and writes each once, then helps the
-other live runs, and finishes, stops (budget) or continues (time up) its run. See evaluation/experiments.py for
-how a run survives a killed worker without scoring a case twice.
+"""The worker's side of an experiment: a task claims the run's pending cases (evaluation/claims.py), answers
+them on EXPERIMENT_CONCURRENCY threads through the production code path, scores them and writes each once,
+then helps the other live runs, and finishes, stops (budget) or continues (time up) its run. See
+evaluation/experiments.py for how a run survives a killed worker without scoring a case twice.
 """
 
+import collections
 import logging
+import queue
 import threading
 import time
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
-from django.utils import timezone
 from django.utils.translation import gettext
 from django_q.conf import Conf
-from django_q.exceptions import TimeoutException
 
-from evaluation import expected, figures
+from evaluation import claims, expected, figures
 from evaluation.models import ExperimentCaseResult, ExperimentRun
 from extraction import answering, llm, pricing, queueing
 from extraction.models import FACT_BEARING_INTENTS
@@ -44,9 +43,9 @@ def experiment_execute(*, run_id, client=None):
     """Run (or resume) an experiment until no case is left or the task's time is up; returns the run.
 
     Returns None when the run has ended or does not exist (a duplicate task, a cancelled run). Once the run
-    has no case left to claim, the task's threads help the other live runs (oldest first) instead of idling
-    while the run's last cases are answered: "compare with active" starts two runs at once, and the second
-    one's tasks would otherwise wait for a free worker, then start with every thread idle in between.
+    has no case left to claim, the task helps the other live runs (oldest first) instead of idling while the
+    run's last cases are answered: "compare with active" starts two runs at once, and the second one's tasks
+    would otherwise wait for a free worker, then start with every thread idle in between.
     """
     started = time.monotonic()
     # Well inside the worker's timeout: a long run continues in a new task rather than being killed.
@@ -59,32 +58,13 @@ def experiment_execute(*, run_id, client=None):
     except llm.LLMNotConfigured as exc:
         return _fail(run, reason=str(exc))
     runs = _TaskRuns(run)
-
-    def answer_cases():
-        """One thread's loop: claim a pending case and answer it; when its run has none left (or its budget
-        is spent), go on with the next live run that has, until none has or the task's time is up."""
-        current, finished_with = runs.own, set()
-        while deadline is None or time.monotonic() < deadline:
-            token = uuid.uuid4().hex
-            chunk = _claim_chunk(current.run, token) if current.budget.allows() else []
-            if not chunk:
-                # Nothing left, the budget is spent, or the run was cancelled (a claim takes cases of a running
-                # run only): on to another run. A run whose last case was just answered is finished now, not
-                # when this task stops helping others (the thread answering the last case gets here last).
-                if not current.budget.reached():
-                    _finish_if_done(current.run)
-                finished_with.add(current.run.pk)
-                current = runs.next_to_help(finished_with)
-                if current is None:
-                    return
-                continue
-            for result in chunk:
-                _case_run(result, token=token, run=current.run, client=client, budget=current.budget)
-            current.beat()
-
-    # A run's calls share one price per model and day: no price query on each case's path.
+    answerers = _Answerers(count=settings.EXPERIMENT_CONCURRENCY, client=client)
+    # A run's calls share one price per model and day: no price query on each case's way.
     with pricing.prices_remembered():
-        _on_threads(answer_cases, count=settings.EXPERIMENT_CONCURRENCY)
+        try:
+            _TaskWork(runs, answerers=answerers, deadline=deadline).run()
+        finally:
+            answerers.stop()
     for helped in runs.helped():
         _conclude(helped)
     if not _still_running(run.pk):
@@ -137,7 +117,7 @@ class _TaskRuns:
         one is marked running: its own tasks then join in), or None."""
         free_cases = ExperimentCaseResult.objects.filter(
             run=OuterRef("pk"), outcome=Outcome.PENDING
-        ).filter(_unclaimed())
+        ).filter(claims.unclaimed())
         candidate = (
             ExperimentRun.objects.filter(status__in=LIVE).exclude(pk__in=finished_with)
             .filter(Exists(free_cases)).order_by("pk").values_list("pk", flat=True).first()
@@ -206,143 +186,152 @@ def _still_running(run_id):
     return ExperimentRun.objects.filter(pk=run_id, status=Status.RUNNING).exists()
 
 
-def _unclaimed():
-    """Rows nobody holds: never claimed, or whose claim ran out (its worker died or froze)."""
-    expired = timezone.now() - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS)
-    return Q(claimed_at__isnull=True) | Q(claimed_at__lt=expired)
+class _TaskWork:
+    """The task's own thread claims the cases and writes their answers; the answerers only answer them.
+
+    Claims and writes are database round trips, and on a case's way they cost more than the rest of the case
+    once several worker processes share the CPU (issue 13's benchmark: 10–14 ms per case, against 6–9 ms
+    beyond the model's latency in the call itself). Here they happen while the answerers wait for the model:
+    an answerer that hands back an answer gets its next case as soon as it is claimed, before that answer is
+    written. A run is finished the moment its last answer is written, not when the task stops helping others.
+    """
+
+    def __init__(self, runs, *, answerers, deadline):
+        self.runs, self.answerers, self.deadline = runs, answerers, deadline
+        self.current = runs.own
+        self.finished_with = set()  # runs this task found without a case left to claim
+        self.in_flight = collections.Counter()  # run id -> its cases handed out here and not written yet
+
+    def run(self):
+        self.hand_out()
+        while self.answerers.busy:
+            answered = self.answerers.answered()
+            for state, result, outcome in answered:
+                self.write(state, result, outcome)
+            self.hand_out()
+
+    def hand_out(self):
+        """Claim a case for every free answerer: of the task's run, then of the other live runs."""
+        while self.current is not None and self.answerers.free and not self.time_up():
+            state = self.current
+            token = uuid.uuid4().hex
+            cases = claims.claim_cases(state.run, token, size=self.answerers.free) if state.budget.allows() else []
+            for result in cases:
+                self.in_flight[state.run.pk] += 1
+                self.answerers.give(state, result)
+            if not cases:
+                # None left, the budget is spent, or the run was cancelled (a claim takes cases of a running run
+                # only): on to another run.
+                self.finished_with.add(state.run.pk)
+                self.finish_if_answered(state)
+                self.current = self.runs.next_to_help(self.finished_with)
+
+    def write(self, state, result, outcome):
+        self.in_flight[state.run.pk] -= 1
+        if outcome is not None and not claims.write_answer(result, **outcome):
+            logger.info("Experiment result %s was taken over or skipped meanwhile; this answer is dropped", result.pk)
+        state.beat()
+        self.finish_if_answered(state)
+
+    def finish_if_answered(self, state):
+        """Finish a run that has no case left to claim once this task's answers for it are written (another
+        task may still hold some: then that one finishes it). A spent budget stops it in _conclude instead."""
+        if state.run.pk in self.finished_with and not self.in_flight[state.run.pk] and not state.budget.reached():
+            _finish_if_done(state.run)
+
+    def time_up(self):
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
 
-def _claim_chunk(run, token):
-    """Claim up to EXPERIMENT_CHUNK_PER_THREAD of the run's pending rows that nobody holds (or whose claim ran
-    out), while the run is running; returns them with their cases and e-mails (empty: none left, or stopped)."""
-    size = settings.EXPERIMENT_CHUNK_PER_THREAD
-    if connections[ExperimentCaseResult.objects.db].vendor == "postgresql":
-        ids = _claim_on_postgresql(run, token, size)
-        chunk = list(ExperimentCaseResult.objects.filter(pk__in=ids).select_related("case__email").order_by("pk"))
-    else:
-        chunk = _claim_in_a_transaction(run, token, size)
-    for result in chunk:
-        result.claim_token = token
-    return chunk
+class _Answerers:
+    """EXPERIMENT_CONCURRENCY threads answering the cases given to them, with one case more waiting for the
+    first thread to be free (it starts at once, without waiting for a claim); with 1, each case is answered at
+    once in the calling thread (as in tests, whose data other threads' connections cannot see)."""
+
+    def __init__(self, *, count, client):
+        self.client, self.size, self.busy = client, count + 1 if count > 1 else 1, 0
+        self.todo, self.done = queue.SimpleQueue(), queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(count)] if count > 1 else []
+        for thread in self.threads:
+            thread.start()
+
+    @property
+    def free(self):
+        return self.size - self.busy
+
+    def give(self, state, result):
+        self.busy += 1
+        if self.threads:
+            self.todo.put((state, result))
+        else:
+            self.done.put(self._answer(state, result))
+
+    def answered(self):
+        """[(run state, result, outcome)] handed back since the last call, at least one (waits for it); raises
+        what an answerer could not answer for (a database error: the case stays pending and is taken up again)."""
+        answers = [self.done.get()]
+        while True:
+            try:
+                answers.append(self.done.get_nowait())
+            except queue.Empty:
+                break
+        self.busy -= len(answers)
+        for *_, error in answers:
+            if error is not None:
+                raise error
+        return [answer[:3] for answer in answers]
+
+    def stop(self):
+        """Let each thread finish its case, then end it."""
+        for _ in self.threads:
+            self.todo.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def _answer(self, state, result):
+        try:
+            return state, result, _case_run(result, run=state.run, client=self.client, budget=state.budget), None
+        except Exception as exc:  # noqa: BLE001 - raised in the task's thread by answered()
+            return state, result, None, exc
+
+    def _work(self):
+        try:
+            for state, result in iter(self.todo.get, None):
+                self.done.put(self._answer(state, result))
+        finally:
+            connections.close_all()  # this thread's connections only
 
 
-# The claim is on every case's path (issue 13: overhead per case), so on PostgreSQL it is one statement in
-# autocommit: the rows are chosen, locked and stamped at once, and threads and tasks claiming side by side each
-# skip the rows another is stamping (SKIP LOCKED) instead of waiting for them. The ORM cannot write an UPDATE
-# whose rows come from a locking, limited subquery; the ORM version below needs a transaction and four round
-# trips (BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT) for the same.
-CLAIM_ON_POSTGRESQL = """
-    UPDATE {results} SET claimed_at = STATEMENT_TIMESTAMP(), claim_token = %(token)s
-    WHERE id IN (
-        SELECT result.id FROM {results} result
-        WHERE result.run_id = %(run)s AND result.outcome = %(pending)s
-          AND (result.claimed_at IS NULL OR result.claimed_at < %(expired)s)
-          AND EXISTS (SELECT 1 FROM {runs} run WHERE run.id = result.run_id AND run.status = %(running)s)
-        ORDER BY result.id LIMIT %(size)s
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id
-"""
-
-
-def _claim_on_postgresql(run, token, size):
-    sql = CLAIM_ON_POSTGRESQL.format(
-        results=ExperimentCaseResult._meta.db_table, runs=ExperimentRun._meta.db_table
-    )
-    with connections[ExperimentCaseResult.objects.db].cursor() as cursor:
-        cursor.execute(sql, {
-            "token": token, "run": run.pk, "pending": Outcome.PENDING, "running": Status.RUNNING, "size": size,
-            "expired": timezone.now() - timedelta(seconds=settings.EXPERIMENT_CLAIM_SECONDS),
-        })
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _claim_in_a_transaction(run, token, size):
-    """The claim with the ORM (SQLite, which runs one writing transaction at a time anyway): the rows come with
-    their cases and e-mails in the same query, then are stamped; a row another thread stamped meanwhile (no row
-    locks here) is left to that thread."""
-    free = Q(run=run, run__status=Status.RUNNING, outcome=Outcome.PENDING) & _unclaimed()
-    with transaction.atomic():
-        chunk = list(
-            ExperimentCaseResult.objects.select_for_update(skip_locked=True, of=("self",)).filter(free)
-            .select_related("case__email").order_by("pk")[:size]
-        )
-        claimed = ExperimentCaseResult.objects.filter(free, pk__in=[r.pk for r in chunk]).update(
-            claimed_at=Now(), claim_token=token
-        ) if chunk else 0
-    if claimed < len(chunk):
-        mine = set(
-            ExperimentCaseResult.objects.filter(pk__in=[r.pk for r in chunk], claim_token=token)
-            .values_list("pk", flat=True)
-        )
-        chunk = [result for result in chunk if result.pk in mine]
-    return chunk
-
-
-def _case_run(result, *, token, run, client, budget):
-    """Answer and score one case, and write it if its row is still pending under this claim."""
+def _case_run(result, *, run, client, budget):
+    """Answer and score one case; returns the values its row is written with (None: the budget was spent
+    before it was answered, so it stays pending and is skipped with the rest)."""
     if budget.reached():
-        return  # left pending: skipped once the threads have stopped
+        return None
     case, prompt = result.case, run.template
     key = (prompt.task_type, prompt.name)
     if key != answering.CLASSIFICATION_KEY and case.expected_intent not in FACT_BEARING_INTENTS:
         # Production never extracts facts from such an answer, so neither does the experiment.
-        _write(result, token, outcome=Outcome.NOT_APPLICABLE)
-        return
+        return {"outcome": Outcome.NOT_APPLICABLE}
     try:
         answers = answering.answers_for(email=case.email, prompt=prompt, client=client)
-    except (DatabaseError, TimeoutException):
+    except DatabaseError:
         raise  # not the case's fault: the row stays pending and is taken up again
     except Exception as exc:  # noqa: BLE001 - one odd e-mail must not stop (or endlessly restart) the run
         logger.exception("Experiment run %s: case %s could not be answered", run.pk, case.pk)
-        _write(result, token, outcome=Outcome.SKIPPED, skip_reason=f"unexpected {type(exc).__name__}: {exc}")
-        return
+        return {"outcome": Outcome.SKIPPED, "skip_reason": f"unexpected {type(exc).__name__}: {exc}"}
     cost = sum((answer.cost_usd for answer in answers), Decimal("0"))
     budget.add(cost)
     if not answers:
-        _write(result, token, outcome=Outcome.NOT_APPLICABLE)
-        return
+        return {"outcome": Outcome.NOT_APPLICABLE}
     score = figures.case_score(case=case, prompt_key=key, answers=answers)
-    _write(
-        result, token, outcome=Outcome.SCORED, **score, calls=len(answers), cost_usd=cost,
-        input_tokens=sum(a.input_tokens for a in answers), output_tokens=sum(a.output_tokens for a in answers),
-        latency_ms=sum(a.latency_ms for a in answers),
-        error="; ".join(
+    return {
+        "outcome": Outcome.SCORED, **score, "calls": len(answers), "cost_usd": cost,
+        "input_tokens": sum(a.input_tokens for a in answers), "output_tokens": sum(a.output_tokens for a in answers),
+        "latency_ms": sum(a.latency_ms for a in answers),
+        "error": "; ".join(
             f"{a.attachment_name or a.source}: {a.error}" if len(answers) > 1 else a.error for a in answers if a.error
         ),
-    )
-
-
-def _write(result, token, **values):
-    written = ExperimentCaseResult.objects.filter(pk=result.pk, outcome=Outcome.PENDING, claim_token=token).update(
-        finished_at=Now(), **values
-    )
-    if not written:
-        logger.info("Experiment result %s was taken over or skipped meanwhile; this answer is dropped", result.pk)
-
-
-def _on_threads(function, *, count):
-    """Run `function` on `count` threads at once (in this thread when 1); each thread closes its connections."""
-    if count <= 1:
-        function()
-        return
-    errors = []
-
-    def work():
-        try:
-            function()
-        except Exception as exc:  # noqa: BLE001 - raised again in the calling thread below
-            errors.append(exc)
-        finally:
-            connections.close_all()  # this thread's connections only
-
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    }
 
 
 def skip_pending(run, *, reason):

@@ -6,9 +6,10 @@ normalisation); an experiment writes only its own rows: never production results
 How a run survives a killed worker without scoring a case twice:
 - `experiment_start` creates one pending ExperimentCaseResult per case (unique per run and case) and queues
   `evaluation.tasks.run_experiment` EXPERIMENT_TASKS_PER_RUN times (the tasks share the run's cases);
-- the task claims pending rows in chunks (a claim token and time on the rows), answers a chunk's cases on
-  EXPERIMENT_CONCURRENCY threads, and writes each answer with an UPDATE conditional on the row still being
-  pending under its claim: a row is scored once, whoever else took it over;
+- the task's own thread claims pending rows for its free answerer threads (a claim token and time on the
+  rows; evaluation/claims.py), EXPERIMENT_CONCURRENCY threads answer them, and the task's thread writes each
+  answer with an UPDATE conditional on the row still being pending under its claim: a row is scored once,
+  whoever else took it over;
 - a claim older than EXPERIMENT_CLAIM_SECONDS is free again, and the every-minute schedule
   (`experiments_resume_stale`) queues the task again for a run whose worker stopped beating; the broker
   also hands a killed task out again after Q_RETRY.
@@ -70,7 +71,7 @@ def experiment_start(*, evaluation_set, template, started_by, max_cost_usd=None)
             estimated_cost_usd=experiment_estimate(evaluation_set=evaluation_set, template=template),
         )
         ExperimentCaseResult.objects.bulk_create(ExperimentCaseResult(run=run, case_id=pk) for pk in cases)
-        # Several tasks share the run's cases (each claims its own chunks): a run uses every worker.
+        # Several tasks share the run's cases (each claims its own): a run uses every worker.
         for _ in range(max(1, min(settings.EXPERIMENT_TASKS_PER_RUN, len(cases)))):
             enqueue_task(run.pk)
     run.refresh_from_db()

@@ -9,8 +9,12 @@ class ExtractionConfig(AppConfig):
     verbose_name = _("Extraction")
 
     def ready(self):
+        from django_q.signals import post_spawn
+
         from extraction import checks  # noqa: F401  (registers the system checks)
+        from extraction.llm import build_client_in_new_worker
         from extraction.schedules import register_schedules
 
         # sender=self: run once per migrate (after this app), not once per installed app.
         post_migrate.connect(register_schedules, sender=self, dispatch_uid="extraction_register_schedules")
+        post_spawn.connect(build_client_in_new_worker, dispatch_uid="extraction_client_in_new_worker")

@@ -109,6 +109,15 @@ def get_client():
     return _clients[key]
 
 
+def build_client_in_new_worker(sender=None, **kwargs):
+    """django-q2's post_spawn receiver: a worker process builds its client as it starts rather than in its
+    first task (tens of ms of CPU; an experiment's threads would wait for it before their first case)."""
+    try:
+        get_client()
+    except LLMNotConfigured:
+        pass  # a task that needs the client says so
+
+
 def document_refusal(content_type, size):
     """Why a file of this type and size cannot be sent to the model, or None if it can."""
     if content_type == PDF_TYPE:

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 
 from devtools.fake_api import Reply, error_body, good_answer
 from devtools.fake_model import FACT_FIELDS, Degrade, email_text
-from evaluation import experiment_worker, experiments
+from evaluation import claims, experiments
 from evaluation.errors import EvaluationError
 from evaluation.models import ExperimentCaseResult, ExperimentRun
 from evaluation.selectors import experiment_compare
@@ -204,13 +204,12 @@ def test_a_case_taken_over_after_its_claim_ran_out_is_written_once(
     ExperimentRun.objects.filter(pk=run.pk).update(status="running")
     # A first worker claims the cases, then dies; its claim runs out.
     settings.EXPERIMENT_CLAIM_SECONDS = 0
-    settings.EXPERIMENT_CHUNK_PER_THREAD = 2
-    dead_claim = experiment_worker._claim_chunk(run, "deadworker")
+    dead_claim = claims.claim_cases(run, "deadworker", size=2)
     assert len(dead_claim) == 2
     run = experiment_execute(run_id=run.pk)
     assert run.status == "finished" and run.summary()["scored"] == 2
     # The dead worker's late answer (it was only frozen) is dropped: one answer per case.
-    experiment_worker._write(dead_claim[0], "deadworker", outcome=Outcome.SCORED, fields_checked=9, fields_correct=0)
+    assert not claims.write_answer(dead_claim[0], outcome=Outcome.SCORED, fields_checked=9, fields_correct=0)
     assert list(run.results.values_list("fields_correct", flat=True)) == [9, 9]
     with pytest.raises(IntegrityError), transaction.atomic():
         ExperimentCaseResult.objects.create(run=run, case=dead_claim[0].case)

@@ -43,7 +43,7 @@ def test_a_cluster_killed_mid_run_and_restarted_finishes_the_run_scoring_each_ca
     answer = fake_model.answer = HangOnCall(hang_at=7)
     # Two cases at a time, claimed two by two; a claim (and a run's heartbeat) is stale after 3 s.
     env = worker_env("experiment-kill", Q_WORKERS=1, Q_TIMEOUT=20, Q_RETRY=25, EXPERIMENT_CONCURRENCY=2,
-                     EXPERIMENT_CHUNK_PER_THREAD=1, EXPERIMENT_CLAIM_SECONDS=3)
+                     EXPERIMENT_CLAIM_SECONDS=3)
     with enqueueing_for(env):
         run = experiment_start(evaluation_set=evaluation_set, template=get_active_prompt("extraction", "email_body"),
                                started_by="rita")

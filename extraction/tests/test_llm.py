@@ -7,6 +7,7 @@ from decimal import Decimal
 import anthropic
 import httpx2
 import pytest
+from django_q.signals import post_spawn
 
 from devtools.fake_api import FakeAnthropicServer
 from extraction import llm
@@ -191,6 +192,18 @@ def test_the_client_is_built_from_settings(settings):
     assert llm.get_client() is llm.get_client()
     settings.ANTHROPIC_MAX_RETRIES = 1
     assert llm.get_client().max_retries == 1  # a settings change builds a new client
+
+
+def test_a_new_worker_process_builds_its_client_before_its_first_task(settings, monkeypatch):
+    """django-q2 sends post_spawn in each worker process it starts: the client is ready when the first
+    experiment's threads need it; without an API key the worker still starts (its tasks say why they fail)."""
+    monkeypatch.setattr(llm, "_clients", {})
+    settings.ANTHROPIC_API_KEY = ""
+    post_spawn.send(sender="django_q", proc_name="Process-1:1")
+    assert llm._clients == {}
+    settings.ANTHROPIC_API_KEY = "sk-ant-test-key"
+    post_spawn.send(sender="django_q", proc_name="Process-1:2")
+    assert list(llm._clients.values()) == [llm.get_client()]
 
 
 def test_the_real_client_reaches_a_fake_server_on_localhost_through_base_url(settings, classification):
