@@ -59,12 +59,16 @@ def experiment_execute(*, run_id, client=None):
         return _fail(run, reason=str(exc))
     runs = _TaskRuns(run)
     answerers = _Answerers(count=settings.EXPERIMENT_CONCURRENCY, client=client)
-    # A run's calls share one price per model and day: no price query on each case's way.
-    with pricing.prices_remembered():
-        try:
+    try:
+        # A run's calls share one price per model and day: no price query on each case's way.
+        with pricing.prices_remembered():
             _TaskWork(runs, answerers=answerers, deadline=deadline).run()
-        finally:
-            answerers.stop()
+    except BaseException:
+        # A failing task (a database error, the worker's timeout) does not wait for the calls in flight: their
+        # cases stay pending and are free again once their claims run out.
+        answerers.stop(wait=False)
+        raise
+    answerers.stop()
     for helped in runs.helped():
         _conclude(helped)
     if not _still_running(run.pk):
@@ -206,8 +210,14 @@ class _TaskWork:
         self.hand_out()
         while self.answerers.busy:
             answered = self.answerers.answered()
-            for state, result, outcome in answered:
-                self.write(state, result, outcome)
+            for state, result, outcome, error in answered:
+                if error is None:
+                    self.write(state, result, outcome)
+            # What an answerer could not answer for (a database error) fails the task, once the answers that
+            # came back with it are written: its case stays pending and is taken up again.
+            for *_, error in answered:
+                if error is not None:
+                    raise error
             self.hand_out()
 
     def hand_out(self):
@@ -252,8 +262,12 @@ class _Answerers:
         self.client, self.size, self.busy = client, count + 1 if count > 1 else 1, 0
         self.todo, self.done = queue.SimpleQueue(), queue.SimpleQueue()
         self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(count)] if count > 1 else []
-        for thread in self.threads:
-            thread.start()
+        try:
+            for thread in self.threads:
+                thread.start()
+        except BaseException:
+            self.stop(wait=False)
+            raise
 
     @property
     def free(self):
@@ -267,8 +281,8 @@ class _Answerers:
             self.done.put(self._answer(state, result))
 
     def answered(self):
-        """[(run state, result, outcome)] handed back since the last call, at least one (waits for it); raises
-        what an answerer could not answer for (a database error: the case stays pending and is taken up again)."""
+        """[(run state, result, outcome, error)] handed back since the last call, at least one (waits for it);
+        `error` is what the answerer could not answer for, else None."""
         answers = [self.done.get()]
         while True:
             try:
@@ -276,22 +290,27 @@ class _Answerers:
             except queue.Empty:
                 break
         self.busy -= len(answers)
-        for *_, error in answers:
-            if error is not None:
-                raise error
-        return [answer[:3] for answer in answers]
+        return answers
 
-    def stop(self):
-        """Let each thread finish its case, then end it."""
+    def stop(self, *, wait=True):
+        """End the threads: a case not started yet is left (pending, under its claim); with `wait`, each thread
+        finishes the case it is answering (the task's thread writes nothing more, so only a failing task
+        passes wait=False)."""
+        while True:
+            try:
+                self.todo.get_nowait()
+            except queue.Empty:
+                break
         for _ in self.threads:
             self.todo.put(None)
-        for thread in self.threads:
-            thread.join()
+        if wait:
+            for thread in self.threads:
+                thread.join()
 
     def _answer(self, state, result):
         try:
             return state, result, _case_run(result, run=state.run, client=self.client, budget=state.budget), None
-        except Exception as exc:  # noqa: BLE001 - raised in the task's thread by answered()
+        except BaseException as exc:  # noqa: BLE001 - raised in the task's thread; a thread must not die silently
             return state, result, None, exc
 
     def _work(self):

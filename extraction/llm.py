@@ -10,6 +10,7 @@ is not an exception: it is a CallResult with `data=None` and the reason in `erro
 
 import base64
 import json
+import logging
 import math
 import re
 import time
@@ -34,6 +35,7 @@ MAX_PLAUSIBLE_TOKENS = 5_000_000
 MAX_ANSWER_DEPTH = 32
 _KEY_LIKE = re.compile(r"sk-ant-[A-Za-z0-9_-]+")
 
+logger = logging.getLogger(__name__)
 _clients = {}
 
 
@@ -116,6 +118,8 @@ def build_client_in_new_worker(sender=None, **kwargs):
         get_client()
     except LLMNotConfigured:
         pass  # a task that needs the client says so
+    except Exception:  # noqa: BLE001 - a worker that cannot build it now still runs every other task
+        logger.exception("The API client could not be built as the worker started; its first call will try again")
 
 
 def document_refusal(content_type, size):

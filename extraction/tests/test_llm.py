@@ -206,6 +206,19 @@ def test_a_new_worker_process_builds_its_client_before_its_first_task(settings, 
     assert list(llm._clients.values()) == [llm.get_client()]
 
 
+def test_a_worker_that_cannot_build_its_client_at_start_still_starts(settings, monkeypatch, caplog):
+    """django-q2 sends post_spawn before the worker's task loop: an error there would stop every task."""
+    monkeypatch.setattr(llm, "_clients", {})
+    settings.ANTHROPIC_API_KEY = "sk-ant-test-key"
+
+    def broken(**settings_):
+        raise ValueError("proxy URL unreadable")
+
+    monkeypatch.setattr(llm, "build_client", lambda: broken())
+    post_spawn.send(sender="django_q", proc_name="Process-1:1")
+    assert llm._clients == {} and "could not be built" in caplog.text
+
+
 def test_the_real_client_reaches_a_fake_server_on_localhost_through_base_url(settings, classification):
     answer = json.dumps({"intent": "rejection", "confidence": 0.91})
     with FakeAnthropicServer(lambda payload: (200, message_body(answer, model=payload["model"]))) as server:
