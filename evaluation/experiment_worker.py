@@ -195,9 +195,10 @@ class _TaskWork:
 
     Claims and writes are database round trips, and on a case's way they cost more than the rest of the case
     once several worker processes share the CPU (issue 13's benchmark: 10–14 ms per case, against 6–9 ms
-    beyond the model's latency in the call itself). Here they happen while the answerers wait for the model:
-    an answerer that hands back an answer gets its next case as soon as it is claimed, before that answer is
-    written. A run is finished the moment its last answer is written, not when the task stops helping others.
+    beyond the model's latency in the call itself). Here they happen while the answerers wait for the model,
+    and a case claimed ahead waits in the queue: an answerer that hands back an answer takes it at once, while
+    this thread writes the answer and claims the next. A run is finished the moment its last answer is
+    written, not when the task stops helping others.
     """
 
     def __init__(self, runs, *, answerers, deadline):
