@@ -32,23 +32,29 @@ _YES = {"ja", "yes", "true", "zugestimmt", "angenommen"}
 _NO = {"nein", "no", "false", "abgelehnt"}
 
 
+def _not_an_amount(value):
+    """The error for a value that cannot be read as an amount (in the product's language: it becomes a review
+    reason)."""
+    return ValueError(gettext("not an amount: %(value)s") % {"value": repr(value)})
+
+
 def parse_amount(value):
     """An amount in EUR as Decimal with at most two decimals; raises ValueError if it can't be read.
 
     Reads 1.234,56 € / EUR 1234.56 / 1 234,56 / 1.234,- / 1,234.56 / 500 / numbers from JSON.
     """
     if isinstance(value, bool):
-        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(value)})
+        raise _not_an_amount(value)
     if isinstance(value, (int, float)):
         return _cents(Decimal(str(value)), value)
     if not isinstance(value, str):
-        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(value)})
+        raise _not_an_amount(value)
     text = _CURRENCY.sub("", value.strip()).strip()
     text = _SPACES.sub("", text)
     if text.endswith((",-", ".-", ",--")):  # "1.234,-" is German for whole euros
         text = text.rstrip("-")[:-1]
     if not re.fullmatch(r"[+-]?\d[\d.,]*", text):
-        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(value)})
+        raise _not_an_amount(value)
     sign = "-" if text[0] == "-" else ""
     return _cents(Decimal(sign + _decimal_notation(text.lstrip("+-"), value)), value)
 
@@ -80,9 +86,9 @@ def _decimal_notation(digits, original):
     integer, _, fraction = digits.rpartition(decimal_mark) if decimal_mark else (digits, "", "")
     groups = re.split(f"[{re.escape(thousands)}]", integer)
     if any(not g for g in groups) or (len(groups) > 1 and any(len(g) != 3 for g in groups[1:])):
-        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(original)})
+        raise _not_an_amount(original)
     if decimal_mark and (not fraction or not fraction.isdigit()):
-        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(original)})
+        raise _not_an_amount(original)
     return "".join(groups) + ("." + fraction if decimal_mark else "")
 
 
@@ -95,7 +101,7 @@ def _cents(amount, original):
             raise ValueError(gettext("more than two decimals in an amount: %(value)s") % {"value": repr(original)})
         return amount.quantize(Decimal("0.01"))
     except InvalidOperation:
-        raise ValueError(gettext("not an amount: %(value)s") % {"value": repr(original)}) from None
+        raise _not_an_amount(original) from None
 
 
 def parse_date(value):
